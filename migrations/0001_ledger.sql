@@ -117,7 +117,8 @@ CREATE TABLE idempotency_records (
   key            varchar(255) PRIMARY KEY CHECK (length(key) > 0),
   fingerprint    char(64)     NOT NULL,
   status_code    smallint     CHECK (status_code BETWEEN 200 AND 599),
-  response_body  jsonb,
+  -- json, not jsonb: the text is kept as written, so a replay is the first body byte for byte.
+  response_body  json,
   transaction_id uuid         REFERENCES transactions (id),
   created_at     timestamptz  NOT NULL DEFAULT now(),
   -- A record is either being written (no response yet) or complete; a completed 201 names its

@@ -1,0 +1,111 @@
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Str from "effect/String"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+
+/** Where the database is. Production sets DATABASE_URL; otherwise an embedded server is started. */
+export class DatabaseUrl extends Context.Tag("DatabaseUrl")<DatabaseUrl, Redacted.Redacted>() {}
+
+export const PoolConfig = Config.all({
+  maxConnections: Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
+  statementTimeoutMs: Config.integer("DATABASE_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
+  connectTimeoutMs: Config.integer("DATABASE_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
+  idleTimeoutMs: Config.integer("DATABASE_IDLE_TIMEOUT_MS").pipe(Config.withDefault(30_000))
+})
+
+/**
+ * int8 arrives from pg as a string. Every int8 the schema holds (ids, amounts, balances,
+ * counts) is CHECKed to lie within 2^53 - 1, so reading it as a number is exact.
+ */
+const parseInt8 = (value: string): number => Number(value)
+
+/**
+ * The pool is built by hand because @effect/sql-pg 0.53 has no statement timeout option, and a
+ * query without one can hold wallet locks forever.
+ */
+export const PgLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const url = yield* DatabaseUrl
+    const config = yield* PoolConfig
+    const acquire = Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new pg.Pool({
+          connectionString: Redacted.value(url),
+          max: config.maxConnections,
+          connectionTimeoutMillis: config.connectTimeoutMs,
+          idleTimeoutMillis: config.idleTimeoutMs,
+          statement_timeout: config.statementTimeoutMs,
+          application_name: "dino-wallet",
+          types: {
+            getTypeParser: ((oid: number, format?: "text" | "binary") =>
+              oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser
+          }
+        })
+        // An idle connection that the server drops emits "error" on the pool; without a
+        // listener the process would exit. The next query simply opens a new connection.
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end())
+    )
+    return PgClient.layerFromPool({
+      acquire,
+      applicationName: "dino-wallet",
+      transformResultNames: Str.snakeToCamel,
+      transformQueryNames: Str.camelToSnake,
+      // Stored response bodies are json whose keys (`_tag`, camelCase) must come back as written.
+      transformJson: false
+    })
+  })
+)
+
+const migrationsDirectory = fileURLToPath(new URL("../migrations", import.meta.url))
+
+/**
+ * Migrations are plain `NNNN_name.sql` files, read at start-up. The migrator applies the
+ * pending ones in one transaction under a table lock, so concurrent starts are safe.
+ */
+const sqlFiles = (directory: string): Migrator.Loader =>
+  Effect.tryPromise({
+    try: async () => {
+      const names = (await readdir(directory)).filter((name) => /^\d+_[a-z0-9_]+\.sql$/.test(name))
+      return Promise.all(
+        names.map(async (name) => [name.replace(/\.sql$/, ""), await readFile(join(directory, name), "utf8")] as const)
+      )
+    },
+    catch: (cause) =>
+      new Migrator.MigrationError({ reason: "import-error", message: `Cannot read migrations in ${directory}`, cause })
+  }).pipe(
+    Effect.flatMap((files) =>
+      Migrator.fromRecord(
+        Object.fromEntries(
+          files.map(([name, text]) => [name, Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text))])
+        )
+      )
+    )
+  )
+
+export const migrate = Migrator.make({})({ loader: sqlFiles(migrationsDirectory), table: "schema_migrations" }).pipe(
+  Effect.tap((applied) =>
+    applied.length === 0
+      ? Effect.logInfo("Database schema is up to date")
+      : Effect.logInfo("Applied migrations").pipe(
+        Effect.annotateLogs("migrations", applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`))
+      )
+  ),
+  Effect.withSpan("Sql.migrate")
+)
+
+export const MigratorLive = Layer.effectDiscard(migrate)
+
+/** The SqlClient with the schema migrated, for everything that reads or writes the ledger. */
+export const SqlLive = Layer.provideMerge(MigratorLive, PgLive)

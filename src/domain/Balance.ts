@@ -1,0 +1,17 @@
+import * as Schema from "effect/Schema"
+import { AssetCode } from "./Asset.ts"
+import { Balance } from "./Money.ts"
+import { UserId } from "./User.ts"
+
+export const BalanceQuery = Schema.Struct({ assetCode: Schema.optional(AssetCode) })
+
+export class AssetBalance extends Schema.Class<AssetBalance>("AssetBalance")({
+  userId: UserId,
+  assetCode: AssetCode,
+  balance: Balance
+}) {}
+
+export class AllBalances extends Schema.Class<AllBalances>("AllBalances")({
+  userId: UserId,
+  balances: Schema.Array(Schema.Struct({ assetCode: AssetCode, balance: Balance }))
+}) {}

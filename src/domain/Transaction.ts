@@ -1,0 +1,71 @@
+import { HttpApiSchema } from "@effect/platform"
+import * as Schema from "effect/Schema"
+import { AssetCode } from "./Asset.ts"
+import { errorCode } from "./ErrorCode.ts"
+import { IdempotencyKey } from "./Idempotency.ts"
+import { BoundedText } from "./Limits.ts"
+import { Amount, Balance } from "./Money.ts"
+import { UserId } from "./User.ts"
+
+export const TransactionId = Schema.UUID.pipe(Schema.brand("TransactionId"))
+export type TransactionId = typeof TransactionId.Type
+
+/** GENESIS is an opening balance written by the seed; the API writes the other three. */
+export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND")
+export type TransactionType = typeof TransactionType.Type
+
+export type WriteType = Exclude<TransactionType, "GENESIS">
+
+export const Description = BoundedText({ minChars: 0, maxChars: 500 }).pipe(
+  Schema.annotations({ description: "Free text kept with the transaction (at most 500 characters)" })
+)
+
+/** The body of a topup, bonus or spend. */
+export class WriteRequest extends Schema.Class<WriteRequest>("WriteRequest")({
+  userId: UserId,
+  assetCode: AssetCode,
+  amount: Amount,
+  idempotencyKey: Schema.optional(IdempotencyKey),
+  description: Schema.optional(Description)
+}) {}
+
+/** What a successful write returns, and what its idempotency key replays. */
+export class Receipt extends Schema.Class<Receipt>("Receipt")({
+  transactionId: TransactionId,
+  type: TransactionType,
+  userId: UserId,
+  assetCode: AssetCode,
+  amount: Amount,
+  balance: Balance.annotations({ description: "The user's balance after this transaction" }),
+  description: Schema.NullOr(Schema.String),
+  createdAt: Schema.Date
+}) {}
+
+export class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()(
+  "InsufficientFunds",
+  {
+    code: errorCode("INSUFFICIENT_FUNDS"),
+    message: Schema.String,
+    userId: Schema.Number,
+    assetCode: Schema.String,
+    balance: Schema.Number,
+    amount: Schema.Number
+  },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** A credit would carry a balance (or the treasury's issued total) past 2^53 - 1. */
+export class BalanceLimit extends Schema.TaggedError<BalanceLimit>()(
+  "BalanceLimit",
+  {
+    code: errorCode("BALANCE_LIMIT"),
+    message: Schema.String,
+    userId: Schema.Number,
+    assetCode: Schema.String,
+    amount: Schema.Number
+  },
+  HttpApiSchema.annotations({ status: 422 })
+) {}
+
+/** The outcomes of a posting that are final for its request, and so stored under its key. */
+export type PostingRejection = InsufficientFunds | BalanceLimit

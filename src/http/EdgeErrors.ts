@@ -1,0 +1,106 @@
+import {
+  HttpApiBuilder,
+  HttpServerError,
+  HttpServerRequest
+} from "@effect/platform"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import {
+  InternalError,
+  MalformedJson,
+  MethodNotAllowed,
+  PayloadTooLarge,
+  RouteNotFound,
+  UnsupportedMediaType,
+  ValidationError
+} from "../domain/Http.ts"
+import { WalletApi } from "./Api.ts"
+
+/** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
+export const MaxBodyBytes = 64 * 1024
+
+/** The routes the server answers, to tell "no such path" (404) from "not with this method" (405). */
+const knownRoutes: ReadonlyArray<{ readonly method: string; readonly pattern: RegExp }> = [
+  ...Object.values(WalletApi.groups).flatMap((group) =>
+    Object.values(group.endpoints).map((endpoint) => ({ method: endpoint.method, path: endpoint.path }))
+  ),
+  { method: "GET", path: "/api/openapi.json" },
+  { method: "GET", path: "/docs" }
+].map(({ method, path }) => ({
+  method,
+  pattern: new RegExp(`^${path.replace(/:[A-Za-z]+/g, "[^/]+")}/?$`)
+}))
+
+const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
+  const path = new URL(request.url, "http://localhost").pathname
+  const allow = knownRoutes.filter((route) => route.pattern.test(path)).map((route) => route.method)
+  return allow.length === 0
+    ? new RouteNotFound({ message: `No route for ${request.method} ${path}` })
+    : new MethodNotAllowed({ message: `${request.method} is not allowed on ${path}`, allow })
+}
+
+const validationError = (error: HttpApiDecodeError) => {
+  const issues = error.issues.map((issue) => ({ path: issue.path.map((p) => typeof p === "symbol" ? String(p) : p), message: issue.message }))
+  const summary = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length === 0 ? "request" : issue.path.join(".")}: ${issue.message}`)
+    .join("; ")
+  return new ValidationError({ message: `Invalid request: ${summary}`, issues })
+}
+
+/**
+ * A body must be JSON and at most MaxBodyBytes. The declared length is checked before reading;
+ * a chunked body is read (the request caches it for the handler) and measured.
+ */
+const checkBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  if (request.method !== "POST" && request.method !== "PUT" && request.method !== "PATCH") return
+  const declared = Number(request.headers["content-length"] ?? Number.NaN)
+  if (declared > MaxBodyBytes) return yield* tooLarge
+  const contentType = request.headers["content-type"] ?? ""
+  if (!contentType.toLowerCase().startsWith("application/json")) {
+    return yield* new UnsupportedMediaType({ message: "Request bodies must be JSON (Content-Type: application/json)" })
+  }
+  if (Number.isNaN(declared)) {
+    const body = yield* Effect.orDie(request.text)
+    if (Buffer.byteLength(body) > MaxBodyBytes) return yield* tooLarge
+  }
+})
+
+const tooLarge = new PayloadTooLarge({ message: `Request bodies are limited to ${MaxBodyBytes} bytes` })
+
+const isMalformedJson = (defect: unknown) =>
+  HttpServerError.isServerError(defect) && defect._tag === "RequestError" && defect.reason === "Decode"
+
+/**
+ * Gives every failure that never reaches a use case the error body of the contract: unknown
+ * routes, wrong methods, bodies that are not JSON or too large, schema failures, and defects.
+ * It runs inside the API's error encoding, so each error here is encoded like any other.
+ */
+export const EdgeErrorsLive = HttpApiBuilder.middleware(WalletApi, (app) =>
+  Effect.zipRight(checkBody, app).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.gen(function*() {
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure)) {
+          // The app's error type says nothing of what the router and the decoder fail with.
+          const error: unknown = failure.value
+          if (error instanceof HttpApiDecodeError) return yield* validationError(error)
+          if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
+            return yield* routeNotFound(error.request)
+          }
+          return yield* Effect.failCause(cause)
+        }
+        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
+        const defect = Cause.squash(cause)
+        if (isMalformedJson(defect)) {
+          return yield* new MalformedJson({ message: "The request body is not valid JSON" })
+        }
+        yield* Effect.logError("Unexpected failure", cause)
+        return yield* new InternalError({ message: "An unexpected error occurred; it has been logged" })
+      })
+    )
+  ))
+

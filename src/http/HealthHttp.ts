@@ -1,0 +1,10 @@
+import { HttpApiBuilder } from "@effect/platform"
+import * as Effect from "effect/Effect"
+import { WalletService } from "../wallet/WalletService.ts"
+import { WalletApi } from "./Api.ts"
+
+export const HealthHttpLive = HttpApiBuilder.group(WalletApi, "health", (handlers) =>
+  Effect.gen(function*() {
+    const wallets = yield* WalletService
+    return handlers.handle("check", () => wallets.health)
+  }))

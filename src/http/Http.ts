@@ -1,0 +1,38 @@
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { BunHttpServer } from "@effect/platform-bun"
+import * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
+import { WalletApi } from "./Api.ts"
+import { EdgeErrorsLive, MaxBodyBytes } from "./EdgeErrors.ts"
+import { HealthHttpLive } from "./HealthHttp.ts"
+import { requestLog } from "./RequestLog.ts"
+import { UsersHttpLive } from "./UsersHttp.ts"
+import { WalletsHttpLive } from "./WalletsHttp.ts"
+
+export const ServerConfig = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  hostname: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
+})
+
+export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
+  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive])
+)
+
+/** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */
+export const HttpAppLive = HttpApiBuilder.serve(requestLog).pipe(
+  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
+  Layer.provide(EdgeErrorsLive),
+  Layer.provide(ApiLive)
+)
+
+/**
+ * Bun enforces a hard cap on bodies well above the API's own limit: the API answers a too-large
+ * body with its JSON 413, Bun only stops a client that streams far more than that.
+ */
+export const BunServerLive = Layer.unwrapEffect(
+  Config.map(ServerConfig, (config) =>
+    BunHttpServer.layer({ ...config, maxRequestBodySize: 16 * MaxBodyBytes, development: false }))
+)
+
+export const HttpLive = HttpAppLive.pipe(HttpServer.withLogAddress, Layer.provide(BunServerLive))

@@ -1,0 +1,45 @@
+import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { RequestGate } from "./RequestGate.ts"
+
+const shuttingDown = HttpServerResponse.unsafeJson(
+  { code: "SERVICE_UNAVAILABLE", status: "shutting_down", message: "The server is shutting down; retry on another instance" },
+  { status: 503, headers: { connection: "close" } }
+)
+
+/** Whatever escapes the API's own error handling still answers with the contract's error body. */
+const internalError = HttpServerResponse.unsafeJson(
+  { code: "INTERNAL_ERROR", message: "An unexpected error occurred; it has been logged" },
+  { status: 500 }
+)
+
+/**
+ * The outermost middleware: admits the request through the gate and writes one log line per
+ * request with method, path, status and duration. Query strings and bodies are not logged.
+ */
+export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, RequestGate> =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const gate = yield* RequestGate
+    const startedMs = yield* Clock.currentTimeMillis
+    const exit = yield* gate.admit(
+      app.pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logError("Unhandled failure", cause).pipe(Effect.as(internalError))
+        )
+      ),
+      Effect.succeed(shuttingDown)
+    ).pipe(Effect.exit)
+    const durationMs = (yield* Clock.currentTimeMillis) - startedMs
+    yield* Effect.logInfo("request").pipe(
+      Effect.annotateLogs({
+        method: request.method,
+        path: new URL(request.url, "http://localhost").pathname,
+        status: Exit.isSuccess(exit) ? exit.value.status : 499,
+        durationMs
+      })
+    )
+    return yield* exit
+  })
