@@ -17,20 +17,25 @@ export const WalletLive = WalletService.Default.pipe(
 const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withDefault("10 seconds"))
 
 /**
- * Serves the API on the given HTTP server until interrupted (SIGTERM, SIGINT). On the way out
- * the gate drains requests in flight first; then the server, the pool and the database (if
+ * Built after the server, so released before it: on SIGTERM the gate first refuses new
+ * requests and waits for those in flight, then the server, the pool and the database (if
  * embedded) close in the reverse order they opened.
  */
-export const serve = <A extends HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices, E, R>(
-  httpServer: Layer.Layer<A, E, R>
-) =>
+const DrainOnShutdownLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const gate = yield* RequestGate
     const timeout = yield* drainTimeout
-    yield* Layer.build(HttpAppLive.pipe(Layer.provide(httpServer)))
     yield* Effect.addFinalizer(() => gate.drain(timeout))
-    return yield* Effect.never
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(Layer.merge(WalletLive, RequestGate.Default))
+  })
+)
+
+/** The whole service on the given HTTP server, needing only a DatabaseUrl. */
+export const ServiceLive = <A extends HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices, E, R>(
+  httpServer: Layer.Layer<A, E, R>
+) =>
+  DrainOnShutdownLive.pipe(
+    Layer.provideMerge(HttpAppLive),
+    Layer.provideMerge(httpServer),
+    Layer.provideMerge(WalletLive),
+    Layer.provideMerge(RequestGate.Default)
   )

@@ -1,13 +1,14 @@
 import { HttpServer } from "@effect/platform"
 import { BunRuntime } from "@effect/platform-bun"
-import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { DatabaseUrlLive } from "./EmbeddedDatabase.ts"
 import { BunServerLive } from "./http/Http.ts"
 import { LoggingLive } from "./Logging.ts"
-import { serve } from "./Service.ts"
+import { ServiceLive } from "./Service.ts"
 
-serve(HttpServer.withLogAddress(BunServerLive)).pipe(
-  Effect.provide(DatabaseUrlLive),
-  Effect.provide(LoggingLive),
+ServiceLive(HttpServer.withLogAddress(BunServerLive)).pipe(
+  Layer.provide(DatabaseUrlLive),
+  Layer.provide(LoggingLive),
+  Layer.launch,
   BunRuntime.runMain({ disablePrettyLogger: true })
 )

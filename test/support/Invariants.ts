@@ -1,0 +1,47 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+
+/**
+ * The ledger's invariants, read straight from the database. Each query returns the rows that
+ * break a rule, so an empty result is a pass and a failure names the culprits.
+ */
+export const ledgerViolations = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const unbalancedAssets = yield* sql<{ assetCode: string; total: string }>`
+    SELECT asset_code, sum(balance)::text AS total FROM wallets GROUP BY asset_code HAVING sum(balance) <> 0`
+  const walletsOffLedger = yield* sql<{ id: number; balance: number; ledger: string }>`
+    SELECT w.id, w.balance,
+           coalesce(sum(CASE e.entry_type WHEN 'CREDIT' THEN e.amount ELSE -e.amount END), 0)::text AS ledger
+      FROM wallets w LEFT JOIN ledger_entries e ON e.wallet_id = w.id
+     GROUP BY w.id
+    HAVING w.balance <> coalesce(sum(CASE e.entry_type WHEN 'CREDIT' THEN e.amount ELSE -e.amount END), 0)`
+  const negativeUserWallets = yield* sql<{ id: number; balance: number }>`
+    SELECT id, balance FROM wallets WHERE owner_kind = 'USER' AND balance < 0`
+  const badTransactions = yield* sql<{ id: string; entries: number }>`
+    SELECT t.id, count(e.id)::int AS entries
+      FROM transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+     GROUP BY t.id
+    HAVING count(e.id) <> 2
+        OR count(*) FILTER (WHERE e.entry_type = 'DEBIT') <> 1
+        OR bool_or(e.amount <> t.amount)`
+  /** The last entry of each wallet carries its balance. */
+  const staleBalanceAfter = yield* sql<{ id: number }>`
+    SELECT w.id FROM wallets w
+      JOIN LATERAL (SELECT balance_after FROM ledger_entries e WHERE e.wallet_id = w.id ORDER BY e.id DESC LIMIT 1) last ON TRUE
+     WHERE last.balance_after <> w.balance`
+  return { unbalancedAssets, walletsOffLedger, negativeUserWallets, badTransactions, staleBalanceAfter }
+})
+
+export const noViolations = {
+  unbalancedAssets: [],
+  walletsOffLedger: [],
+  negativeUserWallets: [],
+  badTransactions: [],
+  staleBalanceAfter: []
+}
+
+export const balanceOf = (userId: number, assetCode: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ balance: number }>`SELECT balance FROM wallets WHERE user_id = ${userId} AND asset_code = ${assetCode}`.pipe(
+      Effect.map((rows) => rows[0]?.balance ?? 0)
+    ))

@@ -1,0 +1,71 @@
+import { FetchHttpClient } from "@effect/platform"
+import { BunHttpServer } from "@effect/platform-bun"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { makeWalletClient, type WalletClient } from "../../src/client.ts"
+import { ServiceLive } from "../../src/Service.ts"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { freePort, FreshDatabaseLive } from "./Database.ts"
+
+/**
+ * The real service, layer graph and all, on a free port over a database of its own. Tests
+ * talk to it through the derived client (or raw fetch for malformed input) and read the
+ * ledger through its SqlClient to check invariants.
+ */
+export interface TestService {
+  readonly baseUrl: string
+  readonly databaseUrl: string
+  readonly client: WalletClient
+  readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Promise<A>
+  readonly fetch: (path: string, init?: RequestInit) => Promise<Response>
+  readonly dispose: () => Promise<void>
+}
+
+export const startService = async (): Promise<TestService> => {
+  const port = await freePort()
+  const runtime = ManagedRuntime.make(
+    ServiceLive(BunHttpServer.layer({ port, hostname: "127.0.0.1" })).pipe(
+      Layer.provideMerge(FreshDatabaseLive),
+      Layer.provideMerge(FetchHttpClient.layer),
+      // Request lines would drown the test report; unexpected errors still show.
+      Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+    )
+  )
+  const baseUrl = `http://127.0.0.1:${port}`
+  const client = await runtime.runPromise(makeWalletClient(baseUrl))
+  const databaseUrl = Redacted.value(await runtime.runPromise(DatabaseUrl))
+  return {
+    baseUrl,
+    databaseUrl,
+    client,
+    run: (effect) => runtime.runPromise(effect),
+    fetch: (path, init) => fetch(baseUrl + path, init),
+    dispose: () => runtime.dispose()
+  }
+}
+
+/** POSTs a JSON value (or a raw string, sent as is) and returns status, headers and parsed body. */
+export const postJson = async (service: TestService, path: string, body: unknown, headers: Record<string, string> = {}) => {
+  const response = await service.fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> }
+}
+
+export const getJson = async (service: TestService, path: string) => {
+  const response = await service.fetch(path)
+  const text = await response.text()
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as Record<string, unknown> }
+}
+
+let keySequence = 0
+/** A key no other request in this process uses. */
+export const uniqueKey = (label = "k") => `${label}-${process.pid}-${Date.now().toString(36)}-${++keySequence}`
