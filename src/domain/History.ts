@@ -30,15 +30,26 @@ export const HistoryCursor = Schema.transformOrFail(Schema.String, Schema.Number
   encode: (entryId) => ParseResult.succeed(Encoding.encodeBase64Url(`e${entryId}`))
 }).annotations({ description: "Opaque cursor from a previous page's nextCursor" })
 
+/** limit and offset are optional for clients; the service applies the defaults. */
 export const HistoryQuery = Schema.Struct({
-  limit: Schema.optionalWith(PositiveIntFromString(HistoryLimitMax).pipe(Schema.greaterThanOrEqualTo(1)), {
-    default: () => HistoryLimitDefault
+  limit: Schema.optional(PositiveIntFromString(HistoryLimitMax).pipe(Schema.greaterThanOrEqualTo(1))).annotations({
+    description: `1 to ${HistoryLimitMax}, default ${HistoryLimitDefault}`
   }),
-  offset: Schema.optionalWith(PositiveIntFromString(HistoryOffsetMax), { default: () => 0 }),
+  offset: Schema.optional(PositiveIntFromString(HistoryOffsetMax)).annotations({
+    description: `0 to ${HistoryOffsetMax}, default 0`
+  }),
   assetCode: Schema.optional(AssetCode),
   cursor: Schema.optional(HistoryCursor)
 })
 export type HistoryQuery = typeof HistoryQuery.Type
+
+/** A history query with its defaults applied. */
+export interface HistoryPageRequest {
+  readonly limit: number
+  readonly offset: number
+  readonly assetCode: AssetCode | undefined
+  readonly cursor: number | undefined
+}
 
 /** One ledger entry of the user's, seen from the user's wallet. */
 export class HistoryItem extends Schema.Class<HistoryItem>("HistoryItem")({

@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import type { AssetCode } from "../domain/Asset.ts"
-import { HistoryItem, type HistoryQuery } from "../domain/History.ts"
+import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import type { IdempotencyKey, IdempotencyRecord } from "../domain/Idempotency.ts"
 import { applyPosting, type Posting, type WalletId, type WalletState } from "../domain/Posting.ts"
 import type { PostingRejection, TransactionId } from "../domain/Transaction.ts"
@@ -233,7 +233,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       })(undefined)
 
     /** Newest first by entry id; one row more than asked, to know whether a next page exists. */
-    const history = (userId: UserId, query: HistoryQuery) =>
+    const history = (userId: UserId, query: HistoryPageRequest) =>
       SqlSchema.findAll({
         Request: Schema.Void,
         Result: HistoryRow,
@@ -280,7 +280,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),
       balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances(userId, assetCode)),
-      history: (userId: UserId, query: HistoryQuery) => Effect.orDie(history(userId, query)),
+      history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history(userId, query)),
       createUser: (username: Username) => Effect.orDie(createUser(username)),
       /** Fails (typed) when the database does not answer: health reports it rather than dying. */
       ping

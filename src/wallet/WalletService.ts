@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { type AssetCode, AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance } from "../domain/Balance.ts"
-import { HistoryItem, HistoryPage, type HistoryQuery } from "../domain/History.ts"
+import { HistoryItem, HistoryLimitDefault, HistoryPage, type HistoryQuery } from "../domain/History.ts"
 import { Health, ServiceUnavailable } from "../domain/Http.ts"
 import {
   type IdempotencyKey,
@@ -177,7 +177,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       })
     })
 
-    const history = Effect.fn("WalletService.history")(function*(userId: UserId, query: HistoryQuery) {
+    const history = Effect.fn("WalletService.history")(function*(userId: UserId, params: HistoryQuery) {
+      const query = {
+        limit: params.limit ?? HistoryLimitDefault,
+        offset: params.offset ?? 0,
+        assetCode: params.assetCode,
+        cursor: params.cursor
+      }
       yield* requireUserAndAsset(userId, query.assetCode)
       const rows = yield* ledger.history(userId, query)
       const page = rows.slice(0, query.limit)
