@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Dino Wallet on the official Bun image. Production sets DATABASE_URL; without it the service
+# starts an embedded PostgreSQL whose data lives in /app/.data (mount a volume there).
+
+ARG BUN_VERSION=1.4.5
+
+# Dependencies from the committed bun.lock, runtime only: Bun runs the TypeScript sources directly.
+FROM oven/bun:${BUN_VERSION} AS deps
+WORKDIR /app
+COPY package.json bun.lock ./
+RUN bun install --production --frozen-lockfile
+
+FROM oven/bun:${BUN_VERSION}-slim AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    PORT=3000 \
+    HOST=0.0.0.0 \
+    LOG_FORMAT=json
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY src ./src
+COPY migrations ./migrations
+# The image's unprivileged `bun` user runs the service and owns only the embedded data folder.
+RUN mkdir -p /app/.data && chown bun:bun /app/.data
+USER bun
+EXPOSE 3000
+# The slim image has no curl; Bun's fetch asks the service's own health endpoint.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.PORT ?? 3000}/api/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# exec form: bun is PID 1's child-free process and receives SIGTERM itself, so it drains.
+STOPSIGNAL SIGTERM
+CMD ["bun", "run", "src/main.ts"]
