@@ -27,6 +27,6 @@ EXPOSE 3000
 # The slim image has no curl; Bun's fetch asks the service's own health endpoint.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.PORT ?? 3000}/api/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# exec form: bun is PID 1's child-free process and receives SIGTERM itself, so it drains.
+# Exec form: bun is PID 1 and gets SIGTERM itself, so it drains requests in flight before exiting.
 STOPSIGNAL SIGTERM
 CMD ["bun", "run", "src/main.ts"]

@@ -30,6 +30,39 @@ import { NewUser, SystemAccount, User, UserIdFromString, UserNotFound, UsernameT
 
 const UserPath = Schema.Struct({ userId: UserIdFromString })
 
+/**
+ * HttpApi lists its built-in HttpApiDecodeError under every 400, but the edge middleware
+ * (EdgeErrors.ts) answers schema failures with ValidationError instead, so the document drops
+ * it to describe what clients really receive.
+ */
+function withoutDecodeError(spec: Record<string, any>): Record<string, any> {
+  const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
+  for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
+    for (const operation of Object.values<Record<string, any>>(operations)) {
+      const badRequest = operation?.responses?.["400"]
+      const schema = badRequest?.content?.["application/json"]?.schema
+      if (schema === undefined) continue
+      badRequest.description = "The request is malformed or does not match the contract"
+      if (Array.isArray(schema.anyOf)) {
+        schema.anyOf = schema.anyOf.filter((s: { $ref?: string }) => s.$ref !== decodeErrorRef)
+      } else if (schema.$ref === decodeErrorRef) {
+        badRequest.content["application/json"].schema = { $ref: "#/components/schemas/ValidationError" }
+      }
+    }
+  }
+  // Drop it and the schemas only it used (its Issue, PropertyKey).
+  const schemas: Record<string, unknown> = spec.components?.schemas ?? {}
+  delete schemas.HttpApiDecodeError
+  let removed = true
+  while (removed) {
+    const text = JSON.stringify(spec)
+    const orphans = Object.keys(schemas).filter((name) => !text.includes(`"#/components/schemas/${name}"`))
+    for (const name of orphans) delete schemas[name]
+    removed = orphans.length > 0
+  }
+  return spec
+}
+
 /** topup, bonus and spend share one shape; only their direction and name differ. */
 const write = <const Name extends string>(name: Name, summary: string) =>
   HttpApiEndpoint.post(name, `/wallets/${name}`)
@@ -44,6 +77,12 @@ const write = <const Name extends string>(name: Name, summary: string) =>
     .addError(SystemAccount)
     .addError(BalanceLimit)
     .annotate(OpenApi.Summary, summary)
+    .annotate(
+      OpenApi.Description,
+      "Applies at most once per idempotency key (body idempotencyKey or Idempotency-Key header). " +
+        "A repeat with the same body returns the first response again with the header Idempotent-Replayed: true; " +
+        "the same key with a different body is 422 IDEMPOTENCY_KEY_REUSED."
+    )
 
 export class WalletsApi extends HttpApiGroup.make("wallets")
   .add(write("topup", "Credit a player with purchased currency, drawn from the treasury"))
@@ -100,6 +139,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .addError(MethodNotAllowed)
   .addError(ServiceUnavailable)
   .addError(InternalError)
+  .annotate(OpenApi.Transform, withoutDecodeError)
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(

@@ -179,6 +179,11 @@ describe("the HTTP edge", () => {
       "/api/users",
       "/api/health"
     ]))
+    // Schema failures reach clients as ValidationError, and the document says so.
+    expect(JSON.stringify(doc.body)).not.toContain("HttpApiDecodeError")
+    const topup = (doc.body.paths as Record<string, any>)["/api/wallets/topup"].post
+    expect(JSON.stringify(topup.responses["400"])).toContain("#/components/schemas/ValidationError")
+    expect(Object.keys(topup.responses)).toEqual(expect.arrayContaining(["201", "400", "404", "413", "415", "422", "500"]))
   })
 
   test("the docs page loads no script or stylesheet from another host", async () => {
