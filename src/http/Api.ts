@@ -1,4 +1,4 @@
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
@@ -126,10 +126,19 @@ export class HealthApi extends HttpApiGroup.make("health")
   )
 {}
 
+export class MetricsApi extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.get("scrape", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
+      .annotate(OpenApi.Summary, "Counters and latency histograms in the Prometheus text format")
+  )
+{}
+
 export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
   .add(HealthApi)
+  .add(MetricsApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)

@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import { WalletApi } from "./Api.ts"
 import { EdgeErrorsLive, MaxBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { requestLog } from "./RequestLog.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
@@ -15,7 +16,7 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive])
+  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive, MetricsHttpLive])
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */

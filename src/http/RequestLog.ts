@@ -2,6 +2,8 @@ import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/pla
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
 import { RequestGate } from "./RequestGate.ts"
 
 const shuttingDown = HttpServerResponse.unsafeJson(
@@ -16,8 +18,9 @@ const internalError = HttpServerResponse.unsafeJson(
 )
 
 /**
- * The outermost middleware: admits the request through the gate and writes one log line per
- * request with method, path, status and duration. Query strings and bodies are not logged.
+ * The outermost middleware: admits the request through the gate, writes one log line per
+ * request with method, path, status and duration, and counts it in the metrics. Query strings
+ * and bodies are not logged.
  */
 export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, RequestGate> =>
   Effect.gen(function*() {
@@ -33,13 +36,17 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
       Effect.succeed(shuttingDown)
     ).pipe(Effect.exit)
     const durationMs = (yield* Clock.currentTimeMillis) - startedMs
+    // No response means the client went away and the request was interrupted.
+    const status = Exit.isSuccess(exit) ? exit.value.status : 499
     yield* Effect.logInfo("request").pipe(
       Effect.annotateLogs({
         method: request.method,
         path: new URL(request.url, "http://localhost").pathname,
-        status: Exit.isSuccess(exit) ? exit.value.status : 499,
+        status,
         durationMs
       })
     )
+    yield* Metric.increment(Metric.tagged(Metric.tagged(httpRequests, "method", request.method), "status", String(status)))
+    yield* Metric.update(httpRequestDuration, durationMs / 1000)
     return yield* exit
   })

@@ -2,8 +2,10 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import { transactionRetries } from "../observability/Metrics.ts"
 
 /** PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again. */
 const retryableSqlStates = new Set(["40001", "40P01"])
@@ -33,7 +35,8 @@ export const retryOnConflict = <A, E, R>(transaction: Effect.Effect<A, E, R>): E
     (cause): Effect.Effect<never, E | TransactionConflict> =>
       Option.match(Cause.find(cause, retryableReason), {
         onNone: () => Effect.failCause(cause),
-        onSome: (sqlError) => Effect.fail(new TransactionConflict({ cause: sqlError }))
+        onSome: (sqlError) =>
+          Metric.increment(transactionRetries).pipe(Effect.zipRight(Effect.fail(new TransactionConflict({ cause: sqlError }))))
       })
   )
   return surfaced.pipe(

@@ -3,6 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
@@ -27,6 +28,7 @@ import {
 } from "../domain/Transaction.ts"
 import { type NewUser, SystemAccount, TreasuryUserId, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { LedgerRepository, type PostedTransaction } from "../ledger/LedgerRepository.ts"
+import { walletWrites } from "../observability/Metrics.ts"
 import { retryOnConflict } from "./TransactionRetry.ts"
 
 /**
@@ -59,6 +61,9 @@ const fingerprint = (type: WriteType, request: WriteRequest): string =>
   createHash("sha256")
     .update(JSON.stringify([type, request.userId, request.assetCode, request.amount, request.description ?? null]))
     .digest("hex")
+
+const countWrite = (type: WriteType, outcome: string) =>
+  Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
 
 const resolveKey = (
   bodyKey: IdempotencyKey | undefined,
@@ -154,7 +159,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         const recorded = yield* record(type, request, key)
         if (recorded._tag === "Rejected") return yield* recorded.rejection
         return recorded
-      })
+      }, (write) =>
+        Effect.tapBoth(write, {
+          onSuccess: (result) => countWrite(type, result._tag === "Applied" ? "applied" : "replayed"),
+          onFailure: (error) => countWrite(type, error.code)
+        }))
 
     const requireUserAndAsset = Effect.fn("WalletService.requireUserAndAsset")(function*(
       userId: UserId,

@@ -165,6 +165,21 @@ describe("the HTTP edge", () => {
     expect(del.status).toBe(405)
   })
 
+  test("metrics are scraped in the Prometheus text format", async () => {
+    await postJson(service, "/api/wallets/bonus", { userId: 2, assetCode: "GOLD_COINS", amount: 1, idempotencyKey: uniqueKey() })
+    const response = await service.fetch("/api/metrics")
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("text/plain")
+    const text = await response.text()
+    expect(text).toMatch(/^# TYPE wallet_writes_total counter$/m)
+    expect(Number(/^wallet_writes_total\{type="BONUS",outcome="applied"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1)
+    expect(text).toMatch(/^http_request_duration_seconds_bucket\{le="\+Inf"\} \d+$/m)
+    // Every sample line is `name{labels} number`.
+    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) {
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$/)
+    }
+  })
+
   test("the OpenAPI document is derived from the contract", async () => {
     const doc = await getJson(service, "/api/openapi.json")
     expect(doc.status).toBe(200)
@@ -177,7 +192,8 @@ describe("the HTTP edge", () => {
       "/api/wallets/{userId}/balance",
       "/api/wallets/{userId}/transactions",
       "/api/users",
-      "/api/health"
+      "/api/health",
+      "/api/metrics"
     ]))
     // Schema failures reach clients as ValidationError, and the document says so.
     expect(JSON.stringify(doc.body)).not.toContain("HttpApiDecodeError")

@@ -1,0 +1,28 @@
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+/**
+ * The service's metrics, in one place so the names an operator scrapes are easy to find.
+ * Labels stay low-cardinality: no user ids, keys or raw paths.
+ */
+
+export const httpRequests = Metric.counter("http_requests_total", {
+  description: "HTTP requests answered, by method and status",
+  incremental: true
+})
+
+export const httpRequestDuration = Metric.histogram(
+  "http_request_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
+  "Time from request to response"
+)
+
+export const walletWrites = Metric.counter("wallet_writes_total", {
+  description: "Topups, bonuses and spends, by type and outcome (applied, replayed or the error code)",
+  incremental: true
+})
+
+export const transactionRetries = Metric.counter("wallet_transaction_retries_total", {
+  description: "Write transactions run again after a serialization failure or deadlock",
+  incremental: true
+})
