@@ -1,0 +1,34 @@
+import pg from "pg"
+
+/**
+ * The ledger's invariants after the load, read directly from the database. Each check is a
+ * query for the rows that break a rule, so it can fail and names what broke.
+ */
+export const checkInvariants = async (databaseUrl: string, expectedWrites: number) => {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  const violations = async (sql: string) => (await client.query(sql)).rowCount ?? 0
+  try {
+    const checks: Array<[string, number]> = [
+      ["per asset the balances sum to zero", await violations(
+        `SELECT asset_code FROM wallets GROUP BY asset_code HAVING sum(balance) <> 0`
+      )],
+      ["every balance equals its credits minus its debits", await violations(
+        `SELECT w.id FROM wallets w LEFT JOIN ledger_entries e ON e.wallet_id = w.id GROUP BY w.id
+         HAVING w.balance <> coalesce(sum(CASE e.entry_type WHEN 'CREDIT' THEN e.amount ELSE -e.amount END), 0)`
+      )],
+      ["no user wallet is negative", await violations(
+        `SELECT id FROM wallets WHERE owner_kind = 'USER' AND balance < 0`
+      )],
+      ["every transaction has one DEBIT and one CREDIT of its amount", await violations(
+        `SELECT t.id FROM transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id GROUP BY t.id
+         HAVING count(e.id) <> 2 OR count(*) FILTER (WHERE e.entry_type = 'DEBIT') <> 1 OR bool_or(e.amount <> t.amount)`
+      )]
+    ]
+    const written = Number((await client.query(`SELECT count(*)::int AS n FROM transactions WHERE type IN ('TOPUP', 'BONUS', 'SPEND')`)).rows[0].n)
+    checks.push([`one transaction per 201 answered (${expectedWrites} answered, ${written} written)`, written === expectedWrites ? 0 : 1])
+    return checks.map(([name, broken]) => ({ name, ok: broken === 0 }))
+  } finally {
+    await client.end()
+  }
+}

@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from "node:child_process"
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import pg from "pg"
+
+/**
+ * The service under load, started as its own process exactly as `npm start` does, over a fresh
+ * database: a new database on BENCH_DATABASE_URL's server, or an embedded PostgreSQL in a
+ * temporary folder. Everything it creates is removed by `stop`.
+ */
+export interface BenchService {
+  readonly baseUrl: string
+  readonly databaseUrl: string
+  readonly pid: number
+  readonly stop: () => Promise<void>
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+const adminQuery = async (serverUrl: string, text: string) => {
+  const client = new pg.Client({ connectionString: serverUrl })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+const waitForHealth = async (baseUrl: string, child: ChildProcess, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode}`)
+    const healthy = await fetch(`${baseUrl}/api/health`).then((r) => r.ok, () => false)
+    if (healthy) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`the service was not healthy within ${timeoutMs} ms`)
+}
+
+export const startService = async (): Promise<BenchService> => {
+  const port = await freePort()
+  const cleanups: Array<() => Promise<void>> = []
+  const env: Record<string, string> = { ...process.env as Record<string, string>, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" }
+  // The embedded server's password exists only once the service has initialised it.
+  let databaseUrl: () => Promise<string>
+  const serverUrl = process.env.BENCH_DATABASE_URL
+  if (serverUrl !== undefined && serverUrl !== "") {
+    const name = `dino_bench_${Date.now().toString(36)}`
+    await adminQuery(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)}`)
+    cleanups.push(() => adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`))
+    const url = new URL(serverUrl)
+    url.pathname = `/${name}`
+    env.DATABASE_URL = url.toString()
+    databaseUrl = () => Promise.resolve(url.toString())
+  } else {
+    delete env.DATABASE_URL
+    const folder = await mkdtemp(join(tmpdir(), "dino-bench-"))
+    cleanups.push(() => rm(folder, { recursive: true, force: true }))
+    // As root the embedded server runs as `postgres`, which must be able to enter the folder.
+    await chmod(folder, 0o755)
+    const dataDirectory = join(folder, "postgres")
+    const pgPort = await freePort()
+    env.EMBEDDED_PG_DIR = dataDirectory
+    env.EMBEDDED_PG_PORT = String(pgPort)
+    databaseUrl = async () => {
+      const password = (await readFile(`${dataDirectory}.password`, "utf8")).trim()
+      return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/postgres`
+    }
+  }
+  const child = spawn(join(import.meta.dir, "..", "node_modules", ".bin", "bun"), ["run", "src/main.ts"], {
+    cwd: join(import.meta.dir, ".."),
+    env,
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      await exited
+    }
+    for (const cleanup of cleanups.reverse()) await cleanup()
+  }
+  try {
+    const baseUrl = `http://127.0.0.1:${port}`
+    await waitForHealth(baseUrl, child, 60_000)
+    return { baseUrl, databaseUrl: await databaseUrl(), pid: child.pid!, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/** Resident memory of a process in MiB, from /proc (Linux). */
+export const residentMiB = async (pid: number): Promise<number | undefined> => {
+  const status = await Bun.file(`/proc/${pid}/status`).text().catch(() => "")
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
+  return kb === undefined ? undefined : Number(kb) / 1024
+}
