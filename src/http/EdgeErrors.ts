@@ -1,12 +1,8 @@
-import {
-  HttpApiBuilder,
-  HttpServerError,
-  HttpServerRequest
-} from "@effect/platform"
+import { HttpApiBuilder, HttpServerError, HttpServerRequest } from "@effect/platform"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import {
   InternalError,
   MalformedJson,
@@ -30,7 +26,9 @@ const knownRoutes: ReadonlyArray<{ readonly method: string; readonly pattern: Re
   { method: "GET", path: "/docs" }
 ].map(({ method, path }) => ({
   method,
-  pattern: new RegExp(`^${path.replace(/:[A-Za-z]+/g, "[^/]+")}/?$`)
+  pattern: new RegExp(`^${
+    path.split("/").map((segment: string) => segment.startsWith(":") ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("/")
+  }/?$`)
 }))
 
 const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
@@ -42,13 +40,18 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 const validationError = (error: HttpApiDecodeError) => {
-  const issues = error.issues.map((issue) => ({ path: issue.path.map((p) => typeof p === "symbol" ? String(p) : p), message: issue.message }))
+  const issues = error.issues.map((issue) => ({
+    path: issue.path.map((key) => typeof key === "symbol" ? String(key) : key),
+    message: issue.message
+  }))
   const summary = issues
     .slice(0, 3)
     .map((issue) => `${issue.path.length === 0 ? "request" : issue.path.join(".")}: ${issue.message}`)
     .join("; ")
   return new ValidationError({ message: `Invalid request: ${summary}`, issues })
 }
+
+const tooLarge = new PayloadTooLarge({ message: `Request bodies are limited to ${MaxBodyBytes} bytes` })
 
 /**
  * A body must be JSON and at most MaxBodyBytes. The declared length is checked before reading;
@@ -68,8 +71,6 @@ const checkBody = Effect.gen(function*() {
     if (Buffer.byteLength(body) > MaxBodyBytes) return yield* tooLarge
   }
 })
-
-const tooLarge = new PayloadTooLarge({ message: `Request bodies are limited to ${MaxBodyBytes} bytes` })
 
 const isMalformedJson = (defect: unknown) =>
   HttpServerError.isServerError(defect) && defect._tag === "RequestError" && defect.reason === "Decode"
