@@ -88,7 +88,12 @@ const sqlFiles = (directory: string): Migrator.Loader =>
     Effect.flatMap((files) =>
       Migrator.fromRecord(
         Object.fromEntries(
-          files.map(([name, text]) => [name, Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text))])
+          files.map(([name, text]) => [
+            name,
+            // The request-sized statement timeout would cut a long migration short; inside the
+            // migrator's transaction, SET LOCAL lifts it for the migrations only.
+            Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SET LOCAL statement_timeout = 0`.pipe(Effect.zipRight(sql.unsafe(text))))
+          ])
         )
       )
     )
