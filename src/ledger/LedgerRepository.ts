@@ -101,11 +101,11 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
     })
 
     /**
-     * Applies the postings in order, in the caller's transaction: locks every wallet they touch,
-     * checks each posting against the balances left by the ones before it, and writes the
-     * transactions, their DEBIT and CREDIT entries and the new balances in three statements
-     * whatever the number of postings. A rejected posting writes nothing and does not stop
-     * the others.
+     * Applies the postings in order, in the caller's transaction: locks every wallet they touch
+     * (one statement), checks each posting against the balances left by the ones before it
+     * (the pure rules of domain/Posting.ts), and writes the transactions, their DEBIT and CREDIT
+     * entries and the new balances (two statements), whatever the number of postings. A
+     * rejected posting writes nothing and does not stop the others.
      */
     const post = (postings: Arr.NonEmptyReadonlyArray<Posting>) =>
       Effect.gen(function*() {
