@@ -9,9 +9,11 @@ import {
   MethodNotAllowed,
   PayloadTooLarge,
   RouteNotFound,
+  ServiceUnavailable,
   UnsupportedMediaType,
   ValidationError
 } from "../domain/Http.ts"
+import { isUnavailable } from "../SqlFailure.ts"
 import { WalletApi } from "./Api.ts"
 
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
@@ -77,7 +79,8 @@ const isMalformedJson = (defect: unknown) =>
 
 /**
  * Gives every failure that never reaches a use case the error body of the contract: unknown
- * routes, wrong methods, bodies that are not JSON or too large, schema failures, and defects.
+ * routes, wrong methods, bodies that are not JSON or too large, schema failures, and defects
+ * (503 when the database cannot serve, which a client may retry; 500 for anything else).
  * It runs inside the API's error encoding, so each error here is encoded like any other.
  */
 export const EdgeErrorsLive = HttpApiBuilder.middleware(WalletApi, (app) =>
@@ -98,6 +101,13 @@ export const EdgeErrorsLive = HttpApiBuilder.middleware(WalletApi, (app) =>
         const defect = Cause.squash(cause)
         if (isMalformedJson(defect)) {
           return yield* new MalformedJson({ message: "The request body is not valid JSON" })
+        }
+        if (isUnavailable(defect)) {
+          yield* Effect.logWarning("Database unavailable", cause)
+          return yield* new ServiceUnavailable({
+            status: "unavailable",
+            message: "The database is unavailable; retry later (a write with the same idempotency key applies at most once)"
+          })
         }
         yield* Effect.logError("Unexpected failure", cause)
         return yield* new InternalError({ message: "An unexpected error occurred; it has been logged" })

@@ -1,4 +1,3 @@
-import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -6,14 +5,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { transactionRetries } from "../observability/Metrics.ts"
-
-/** PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again. */
-const retryableSqlStates = new Set(["40001", "40P01"])
-
-const isRetryableSqlError = (u: unknown): boolean =>
-  u instanceof SqlError &&
-  typeof u.cause === "object" && u.cause !== null && "code" in u.cause &&
-  retryableSqlStates.has(String(u.cause.code))
+import { isConflict } from "../SqlFailure.ts"
 
 class TransactionConflict extends Data.TaggedError("TransactionConflict")<{ readonly cause: unknown }> {}
 
@@ -47,5 +39,5 @@ export const retryOnConflict = <A, E, R>(transaction: Effect.Effect<A, E, R>): E
 
 const retryableReason = (reason: Cause.Cause<unknown>): Option.Option<unknown> => {
   const error = reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined
-  return isRetryableSqlError(error) ? Option.some(error) : Option.none()
+  return isConflict(error) ? Option.some(error) : Option.none()
 }

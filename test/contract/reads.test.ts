@@ -213,7 +213,7 @@ describe("the HTTP edge", () => {
 })
 
 describe("when the database goes away", () => {
-  test("health is 503 with a JSON error body", async () => {
+  test("health, writes and reads are 503 with a JSON error body", async () => {
     const lonely = await startService()
     try {
       await dropDatabase(lonely.databaseUrl)
@@ -221,8 +221,11 @@ describe("when the database goes away", () => {
       expect(health.status).toBe(503)
       expect(health.body).toMatchObject({ code: "SERVICE_UNAVAILABLE", status: "unavailable" })
       const write = await postJson(lonely, "/api/wallets/topup", { userId: 2, assetCode: "GOLD_COINS", amount: 1, idempotencyKey: uniqueKey() })
-      expect(write.status).toBe(500)
-      expect(write.body).toMatchObject({ code: "INTERNAL_ERROR" })
+      expect(write.status).toBe(503)
+      expect(write.body).toMatchObject({ code: "SERVICE_UNAVAILABLE", status: "unavailable" })
+      const read = await getJson(lonely, "/api/wallets/2/balance")
+      expect(read.status).toBe(503)
+      expect(read.body).toMatchObject({ code: "SERVICE_UNAVAILABLE", status: "unavailable" })
     } finally {
       await lonely.dispose()
     }

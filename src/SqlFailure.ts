@@ -1,0 +1,33 @@
+import { SqlError } from "@effect/sql/SqlError"
+
+/**
+ * What a failed statement means to the service, read from the SQLSTATE (or the socket error
+ * code) that pg puts on the SqlError's cause: a conflict worth running the transaction again
+ * for, a database that cannot serve right now, or anything else (a bug).
+ */
+
+const codeOf = (error: SqlError): string | undefined => {
+  const cause = error.cause
+  return typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+}
+
+/** serialization_failure and deadlock_detected: PostgreSQL asks for the transaction to run again. */
+const conflictStates = new Set(["40001", "40P01"])
+
+export const isConflict = (u: unknown): u is SqlError => u instanceof SqlError && conflictStates.has(codeOf(u) ?? "")
+
+/**
+ * The database is down, restarting, out of connections, missing, or too slow (statement
+ * timeout): the request did not happen, and the client may retry it with the same key.
+ */
+const unavailableStates = new Set(["3D000", "53300", "57014", "57P01", "57P02", "57P03"])
+const unavailableSocketErrors = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE"])
+
+export const isUnavailable = (u: unknown): u is SqlError => {
+  if (!(u instanceof SqlError)) return false
+  // @effect/sql-pg's wording when the pool cannot hand out a connection (refused, timed out).
+  if (u.message.startsWith("Failed to acquire connection")) return true
+  const code = codeOf(u)
+  if (code === undefined) return false
+  return code.startsWith("08") || unavailableStates.has(code) || unavailableSocketErrors.has(code)
+}
