@@ -41,11 +41,26 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
     : new MethodNotAllowed({ message: `${request.method} is not allowed on ${path}`, allow })
 }
 
+/**
+ * Schema reports an optional field that fails twice: once for its own rule and once as "Expected
+ * undefined, actual ..." for the absent alternative, which only repeats the value. A body that is
+ * not an object at all fails at the root, in the schema's internal vocabulary.
+ */
+const clientIssues = (error: HttpApiDecodeError) => {
+  const key = (path: ReadonlyArray<PropertyKey>) => path.map(String).join("\u0000")
+  const pathsWithRule = new Set(
+    error.issues.filter((issue) => !issue.message.startsWith("Expected undefined,")).map((issue) => key(issue.path))
+  )
+  return error.issues
+    .filter((issue) => !(issue.message.startsWith("Expected undefined,") && pathsWithRule.has(key(issue.path))))
+    .map((issue) => ({
+      path: issue.path.map((key) => typeof key === "symbol" ? String(key) : key),
+      message: issue.path.length === 0 && issue._tag === "Type" ? "expected a JSON object" : issue.message
+    }))
+}
+
 const validationError = (error: HttpApiDecodeError) => {
-  const issues = error.issues.map((issue) => ({
-    path: issue.path.map((key) => typeof key === "symbol" ? String(key) : key),
-    message: issue.message
-  }))
+  const issues = clientIssues(error)
   const summary = issues
     .slice(0, 3)
     .map((issue) => `${issue.path.length === 0 ? "request" : issue.path.join(".")}: ${issue.message}`)

@@ -223,6 +223,14 @@ describe("malformed writes are 4xx JSON errors and write nothing", () => {
     })
   }
 
+  test("a validation error names each field and its rule once", async () => {
+    const emptyKey = await postJson(service, "/api/wallets/spend", { ...valid, idempotencyKey: "" })
+    expect(emptyKey.body.issues).toEqual([{ path: ["idempotencyKey"], message: "expected 1 to 255 characters, got 0" }])
+    const notAnObject = await postJson(service, "/api/wallets/spend", "null")
+    expect(notAnObject.body.issues).toEqual([{ path: [], message: "expected a JSON object" }])
+    expect(notAnObject.body.message).toBe("Invalid request: request: expected a JSON object")
+  })
+
   test("lengths count characters, not bytes: 255 emoji make a valid key", async () => {
     const userId = await newUser("emoji")
     const key = "🦖".repeat(255)
