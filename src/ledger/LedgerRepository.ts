@@ -218,7 +218,10 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                  (${assetCode}::varchar IS NULL OR EXISTS (SELECT 1 FROM assets WHERE code = ${assetCode})) AS asset_exists`
     })
 
-    /** Every asset, with 0 where the user has no wallet for it. */
+    /**
+     * Every asset (or the one asked for), with 0 where the user has no wallet for it. No rows
+     * when the user or the asset does not exist.
+     */
     const balances = (userId: UserId, assetCode: AssetCode | undefined) =>
       SqlSchema.findAll({
         Request: Schema.Void,
@@ -226,9 +229,10 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         execute: () =>
           sql`
             SELECT a.code AS asset_code, coalesce(w.balance, 0) AS balance
-              FROM assets a
-              LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = ${userId}
-             WHERE ${assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`}
+              FROM users u
+              CROSS JOIN assets a
+              LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
+             WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
              ORDER BY a.code`
       })(undefined)
 

@@ -165,7 +165,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
           onFailure: (error) => countWrite(type, error.code)
         }))
 
-    const requireUserAndAsset = Effect.fn("WalletService.requireUserAndAsset")(function*(
+    /**
+     * Reads answer in one statement. Only an empty answer costs a second one, to tell an
+     * unknown user or asset (404) from a user with nothing to show.
+     */
+    const explainEmpty = Effect.fn("WalletService.explainEmpty")(function*(
       userId: UserId,
       assetCode: AssetCode | undefined
     ) {
@@ -175,8 +179,8 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     })
 
     const balance = Effect.fn("WalletService.balance")(function*(userId: UserId, assetCode: AssetCode | undefined) {
-      yield* requireUserAndAsset(userId, assetCode)
       const rows = yield* ledger.balances(userId, assetCode)
+      if (rows.length === 0) yield* explainEmpty(userId, assetCode)
       if (assetCode !== undefined) {
         return new AssetBalance({ userId, assetCode, balance: rows[0]?.balance ?? 0 })
       }
@@ -193,8 +197,8 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         assetCode: params.assetCode,
         cursor: params.cursor
       }
-      yield* requireUserAndAsset(userId, query.assetCode)
       const rows = yield* ledger.history(userId, query)
+      if (rows.length === 0) yield* explainEmpty(userId, query.assetCode)
       const page = rows.slice(0, query.limit)
       return new HistoryPage({
         items: page.map(({ id: _, ...item }) => new HistoryItem(item)),
