@@ -104,7 +104,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
      * Applies the postings in order, in the caller's transaction: locks every wallet they touch
      * (one statement), checks each posting against the balances left by the ones before it
      * (the pure rules of domain/Posting.ts), and writes the transactions, their DEBIT and CREDIT
-     * entries and the new balances (two statements), whatever the number of postings. A
+     * entries and the new balances (one statement), whatever the number of postings. A
      * rejected posting writes nothing and does not stop the others.
      */
     const post = (postings: Arr.NonEmptyReadonlyArray<Posting>) =>
@@ -123,18 +123,19 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         })
         const applied = Arr.getRights(outcomes)
         const createdAt = Arr.isNonEmptyReadonlyArray(applied)
-          ? yield* writeTransactions(applied).pipe(
-            Effect.zipLeft(sql`
-              UPDATE wallets SET balance = data.balance::bigint, updated_at = now()
-                FROM ${sql.updateValues(locked.map(({ id }) => ({ id, balance: wallets.get(id)!.balance })), "data")}
-               WHERE wallets.id = data.id::bigint`)
-          )
+          ? yield* writeTransactions(applied, locked.map(({ id }) => ({ id, balance: wallets.get(id)!.balance })))
           : new Map<string, Date>()
         return outcomes.map(Either.map((posted): PostedTransaction => ({ ...posted, createdAt: createdAt.get(posted.transactionId)! })))
       }).pipe(Effect.orDie, Effect.withSpan("LedgerRepository.post", { attributes: { postings: postings.length } }))
 
-    /** One statement: the transactions and both entries of each, so a failure writes nothing. */
-    const writeTransactions = (applied: Arr.NonEmptyReadonlyArray<Omit<PostedTransaction, "createdAt">>) =>
+    /**
+     * One statement: the transactions, both entries of each and the wallets' new balances, so
+     * a failure writes nothing and the locks are held for a single round trip before COMMIT.
+     */
+    const writeTransactions = (
+      applied: Arr.NonEmptyReadonlyArray<Omit<PostedTransaction, "createdAt">>,
+      balances: ReadonlyArray<{ readonly id: number; readonly balance: number }>
+    ) =>
       sql<{ id: string; createdAt: Date }>`
         WITH inserted AS (
           INSERT INTO transactions ${sql.insert(
@@ -168,6 +169,10 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
               }
             ])
           )}
+        ), balances AS (
+          UPDATE wallets SET balance = data.balance::bigint, updated_at = now()
+            FROM ${sql.updateValues(balances, "data")}
+           WHERE wallets.id = data.id::bigint
         )
         SELECT id, created_at FROM inserted`.pipe(
         Effect.map((rows) => new Map(rows.map((row) => [row.id, row.createdAt])))
