@@ -15,11 +15,21 @@ import pg from "pg"
 /** Where the database is. Production sets DATABASE_URL; otherwise an embedded server is started. */
 export class DatabaseUrl extends Context.Tag("DatabaseUrl")<DatabaseUrl, Redacted.Redacted>() {}
 
+/**
+ * A whole number of at least 1: pg reads 0 as "no limit" for its timeouts (and a pool of 0
+ * never hands out a connection), so a typo must stop the start-up, not lift a limit.
+ */
+const positiveInteger = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "Expected an integer of at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(fallback)
+  )
+
 export const PoolConfig = Config.all({
-  maxConnections: Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
-  statementTimeoutMs: Config.integer("DATABASE_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
-  connectTimeoutMs: Config.integer("DATABASE_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
-  idleTimeoutMs: Config.integer("DATABASE_IDLE_TIMEOUT_MS").pipe(Config.withDefault(30_000))
+  maxConnections: positiveInteger("DATABASE_POOL_SIZE", 10),
+  statementTimeoutMs: positiveInteger("DATABASE_STATEMENT_TIMEOUT_MS", 5_000),
+  connectTimeoutMs: positiveInteger("DATABASE_CONNECT_TIMEOUT_MS", 5_000),
+  idleTimeoutMs: positiveInteger("DATABASE_IDLE_TIMEOUT_MS", 30_000)
 })
 
 /**
