@@ -18,7 +18,8 @@ export const isConflict = (u: unknown): u is SqlError => u instanceof SqlError &
 
 /**
  * The database is down, restarting, out of connections, missing, or too slow (statement
- * timeout): the request did not happen, and the client may retry it with the same key.
+ * timeout): a 503 the client may retry with the same key, which applies at most once even if
+ * the connection broke after a COMMIT.
  */
 const unavailableStates = new Set(["3D000", "53300", "57014", "57P01", "57P02", "57P03"])
 const unavailableSocketErrors = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE"])

@@ -130,7 +130,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
 
     /**
      * One statement: the transactions, both entries of each and the wallets' new balances, so
-     * a failure writes nothing and the locks are held for a single round trip before COMMIT.
+     * a failure writes nothing and the wallet locks wait on one round trip, not two.
      */
     const writeTransactions = (
       applied: Arr.NonEmptyReadonlyArray<Omit<PostedTransaction, "createdAt">>,
