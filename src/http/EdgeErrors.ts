@@ -46,13 +46,13 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
  * undefined, actual ..." for the absent alternative, which only repeats the value. A body that is
  * not an object at all fails at the root, in the schema's internal vocabulary.
  */
+const isUndefinedEcho = (issue: { readonly message: string }) => issue.message.startsWith("Expected undefined,")
+
 const clientIssues = (error: HttpApiDecodeError) => {
-  const key = (path: ReadonlyArray<PropertyKey>) => path.map(String).join("\u0000")
-  const pathsWithRule = new Set(
-    error.issues.filter((issue) => !issue.message.startsWith("Expected undefined,")).map((issue) => key(issue.path))
-  )
+  const pathKey = (path: ReadonlyArray<PropertyKey>) => path.map(String).join("\u0000")
+  const pathsWithRule = new Set(error.issues.filter((issue) => !isUndefinedEcho(issue)).map((issue) => pathKey(issue.path)))
   return error.issues
-    .filter((issue) => !(issue.message.startsWith("Expected undefined,") && pathsWithRule.has(key(issue.path))))
+    .filter((issue) => !(isUndefinedEcho(issue) && pathsWithRule.has(pathKey(issue.path))))
     .map((issue) => ({
       path: issue.path.map((key) => typeof key === "symbol" ? String(key) : key),
       message: issue.path.length === 0 && issue._tag === "Type" ? "expected a JSON object" : issue.message
