@@ -6,11 +6,17 @@ import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { SqlLive } from "./Sql.ts"
+import { Committer } from "./wallet/Committer.ts"
 import { WalletService } from "./wallet/WalletService.ts"
 
-/** The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, WalletService. */
+/**
+ * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
+ * Committer and WalletService. The committer is built after the pool, so on shutdown it
+ * commits and answers what is queued before the pool closes.
+ */
 export const WalletLive = WalletService.Default.pipe(
-  Layer.provide(LedgerRepository.Default),
+  Layer.provide(Committer.Default),
+  Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )
 

@@ -14,16 +14,6 @@ export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(IdempotencyKey)
 })
 
-/**
- * What a key stores: the first response's status and body, replayed as they were. Only
- * outcomes that are final for the request are stored (201, INSUFFICIENT_FUNDS, BALANCE_LIMIT).
- */
-export interface IdempotencyRecord {
-  readonly fingerprint: string
-  readonly statusCode: number
-  readonly responseBody: unknown
-}
-
 export class IdempotencyKeyMissing extends Schema.TaggedError<IdempotencyKeyMissing>()(
   "IdempotencyKeyMissing",
   { code: errorCode("IDEMPOTENCY_KEY_MISSING"), message: Schema.String },

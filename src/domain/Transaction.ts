@@ -14,7 +14,9 @@ export type TransactionId = typeof TransactionId.Type
 export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND")
 export type TransactionType = typeof TransactionType.Type
 
-export type WriteType = Exclude<TransactionType, "GENESIS">
+/** The transactions a client can ask for. */
+export const WriteType = Schema.Literal("TOPUP", "BONUS", "SPEND")
+export type WriteType = typeof WriteType.Type
 
 export const Description = BoundedText({ minChars: 0, maxChars: 500 }).pipe(
   Schema.annotations({ description: "Free text kept with the transaction (at most 500 characters)" })

@@ -22,6 +22,7 @@ import {
 } from "../domain/Idempotency.ts"
 import { BalanceLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
 import { NewUser, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
+import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -89,6 +90,19 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
   .add(write("bonus", "Grant a player free currency, drawn from the treasury"))
   .add(write("spend", "Debit a player for an in-app purchase, paid to the treasury").addError(InsufficientFunds))
   .add(
+    HttpApiEndpoint.post("bulk", "/wallets/batch")
+      .setPayload(BulkWriteRequest)
+      .addSuccess(BulkWriteResult)
+      .annotate(OpenApi.Summary, `Up to ${BulkItemsMax} topups, bonuses and spends in one request`)
+      .annotate(
+        OpenApi.Description,
+        "Each item is independent and idempotent under its own idempotencyKey (required here). The results " +
+          "come in item order, each with the status and body its single endpoint would have answered " +
+          "(201 receipt, 409, 422, 404, or 503 if the server shut down under it). A malformed item is a 400 for " +
+          "the whole request, naming its index, and nothing is applied. Bodies up to 1 MiB."
+      )
+  )
+  .add(
     HttpApiEndpoint.get("balance", "/wallets/:userId/balance")
       .setPath(UserPath)
       .setUrlParams(BalanceQuery)
@@ -147,6 +161,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .addError(RouteNotFound)
   .addError(MethodNotAllowed)
   .addError(ServiceUnavailable)
+  .addError(Overloaded)
   .addError(InternalError)
   .annotate(OpenApi.Transform, withoutDecodeError)
   .annotate(OpenApi.Title, "Dino Wallet")

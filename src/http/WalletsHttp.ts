@@ -1,16 +1,68 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSchema, HttpServerResponse } from "@effect/platform"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { WalletService, type WriteResult } from "../wallet/WalletService.ts"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { AssetNotFound } from "../domain/Asset.ts"
+import { ServiceUnavailable } from "../domain/Http.ts"
+import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
+import { BalanceLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
+import { SystemAccount, UserNotFound } from "../domain/User.ts"
+import { BulkWriteResult, type StoredOutcome, type WriteResult } from "../domain/Write.ts"
+import type { CommitError } from "../wallet/Committer.ts"
+import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
+
+/** The status of a stored outcome, chosen here at the edge from the error classes' own annotations. */
+const storedStatus: Record<StoredOutcome, number> = {
+  APPLIED: 201,
+  INSUFFICIENT_FUNDS: HttpApiSchema.getStatusError(InsufficientFunds),
+  BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit)
+}
 
 /** A replay is the first response again, byte for byte, marked so the client can tell. */
 const respond = (result: WriteResult) =>
   result._tag === "Applied"
     ? result.receipt
     : HttpServerResponse.unsafeJson(result.body, {
-      status: result.statusCode,
+      status: storedStatus[result.outcome],
       headers: { "idempotent-replayed": "true" }
     })
+
+const ItemError = Schema.Union(
+  IdempotencyKeyReused,
+  UserNotFound,
+  AssetNotFound,
+  SystemAccount,
+  InsufficientFunds,
+  BalanceLimit,
+  ServiceUnavailable
+)
+const encodeItemError = Schema.encodeSync(ItemError)
+const encodeReceipt = Schema.encodeSync(Receipt)
+const itemErrorStatus = Object.fromEntries(
+  ItemError.members.map((member) => [member.identifier, HttpApiSchema.getStatusError(member)])
+)
+
+/**
+ * One bulk item's answer: what its single endpoint would have sent. A defect (the database
+ * unavailable) is not an item's answer but the whole request's (503, to retry with the same keys).
+ */
+const itemResult = (exit: Exit.Exit<WriteResult, CommitError>, index: number) =>
+  Exit.match(exit, {
+    onSuccess: (result) =>
+      Effect.succeed(
+        result._tag === "Applied"
+          ? { index, status: 201, body: encodeReceipt(result.receipt) }
+          : { index, status: storedStatus[result.outcome], body: result.body }
+      ),
+    onFailure: (cause) =>
+      Option.match(Cause.failureOption(cause), {
+        onNone: () => Effect.die(Cause.squash(cause)),
+        onSome: (error) => Effect.succeed({ index, status: itemErrorStatus[error._tag]!, body: encodeItemError(error) })
+      })
+  })
 
 export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handlers) =>
   Effect.gen(function*() {
@@ -19,6 +71,11 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
       .handle("topup", ({ headers, payload }) => Effect.map(wallets.topup(payload, headers["idempotency-key"]), respond))
       .handle("bonus", ({ headers, payload }) => Effect.map(wallets.bonus(payload, headers["idempotency-key"]), respond))
       .handle("spend", ({ headers, payload }) => Effect.map(wallets.spend(payload, headers["idempotency-key"]), respond))
+      .handle("bulk", ({ payload }) =>
+        wallets.bulk(payload.items).pipe(
+          Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),
+          Effect.map((results) => new BulkWriteResult({ results }))
+        ))
       .handle("balance", ({ path, urlParams }) => wallets.balance(path.userId, urlParams.assetCode))
       .handle("history", ({ path, urlParams }) => wallets.history(path.userId, urlParams))
   }))

@@ -1,51 +1,71 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
-import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { randomUUID } from "node:crypto"
-import type { AssetCode } from "../domain/Asset.ts"
+import { AssetCode } from "../domain/Asset.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
-import type { IdempotencyKey, IdempotencyRecord } from "../domain/Idempotency.ts"
-import { applyPosting, type Posting, type WalletId, type WalletState } from "../domain/Posting.ts"
-import type { PostingRejection, TransactionId } from "../domain/Transaction.ts"
-import { TreasuryUserId, type UserId, UserKind, type Username } from "../domain/User.ts"
-
-/** A posting that was applied: its transaction and both wallets' balances after it. */
-export interface PostedTransaction {
-  readonly posting: Posting
-  readonly transactionId: TransactionId
-  readonly createdAt: Date
-  readonly debitBalanceAfter: number
-  readonly creditBalanceAfter: number
-}
-
-export type PostingOutcome = Either.Either<PostedTransaction, PostingRejection>
+import type { IdempotencyKey } from "../domain/Idempotency.ts"
+import { WalletId } from "../domain/Posting.ts"
+import type { TransactionId, WriteType } from "../domain/Transaction.ts"
+import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
+import { type IdempotencyRecord, StoredOutcome } from "../domain/Write.ts"
 
 /** Who and what a write is about, as the database knows them; null where it does not. */
 const AccountRow = Schema.Struct({
-  userId: Schema.NullOr(Schema.Number),
+  userId: UserId,
+  assetCode: AssetCode,
   userKind: Schema.NullOr(UserKind),
-  assetCode: Schema.NullOr(Schema.String),
-  walletId: Schema.NullOr(Schema.Number),
-  treasuryWalletId: Schema.NullOr(Schema.Number)
+  assetExists: Schema.Boolean,
+  walletId: Schema.NullOr(WalletId),
+  treasuryWalletId: Schema.NullOr(WalletId)
 })
 export type AccountRow = typeof AccountRow.Type
 
 const WalletRow = Schema.Struct({
-  id: Schema.Number,
-  userId: Schema.Number,
+  id: WalletId,
+  userId: UserId,
   ownerKind: UserKind,
   balance: Schema.Number
 })
 
-const StoredResponse = Schema.Struct({
+const StoredRecordRow = Schema.Struct({
+  key: Schema.String,
   fingerprint: Schema.String,
-  statusCode: Schema.Number,
+  outcome: StoredOutcome,
   responseBody: Schema.Unknown
 })
+
+/** A transaction of a batch with its two entries, ready to be written. */
+export interface TransactionRow {
+  readonly id: TransactionId
+  readonly type: WriteType
+  readonly assetCode: AssetCode
+  readonly amount: number
+  readonly description: string | null
+  readonly debitWalletId: WalletId
+  readonly debitBalanceAfter: number
+  readonly creditWalletId: WalletId
+  readonly creditBalanceAfter: number
+}
+
+/** The outcome to keep under a key claimed by this batch. */
+export interface KeyRecord {
+  readonly key: IdempotencyKey
+  /** The fingerprint of the command that decided: not always the one that claimed the key. */
+  readonly fingerprint: string
+  readonly outcome: StoredOutcome
+  readonly responseBody: unknown
+  readonly transactionId: TransactionId | null
+}
+
+/** Everything one batch writes, in one statement. */
+export interface BatchWrites {
+  readonly transactions: ReadonlyArray<TransactionRow>
+  readonly balances: ReadonlyMap<WalletId, number>
+  readonly records: ReadonlyArray<KeyRecord>
+  /** Keys claimed by the batch whose requests ended without a stored outcome (404, 422 SYSTEM_ACCOUNT). */
+  readonly freedKeys: ReadonlyArray<IdempotencyKey>
+}
 
 const HistoryRow = Schema.Struct({
   id: Schema.Number,
@@ -54,7 +74,7 @@ const HistoryRow = Schema.Struct({
 })
 export type HistoryRow = typeof HistoryRow.Type
 
-const BalanceRow = Schema.Struct({ assetCode: Schema.String, balance: Schema.Number })
+const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Schema.Number })
 
 /**
  * The only module that speaks SQL. Infrastructure failures become defects here, so the
@@ -65,31 +85,66 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const findAccount = SqlSchema.single({
-      Request: Schema.Struct({ userId: Schema.Number, assetCode: Schema.String }),
-      Result: AccountRow,
-      execute: ({ assetCode, userId }) =>
-        sql`
-          SELECT u.id AS user_id, u.kind AS user_kind, a.code AS asset_code,
-                 w.id AS wallet_id, t.id AS treasury_wallet_id
-            FROM (VALUES (1)) AS one (x)
-            LEFT JOIN users u ON u.id = ${userId}
-            LEFT JOIN assets a ON a.code = ${assetCode}
-            LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
-            LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code`
-    })
+    /**
+     * Claims every key of a batch in one statement. Keys come sorted, so that two batches
+     * (in two processes) claiming overlapping keys take them in the same order and queue
+     * rather than deadlock. A key held by a transaction in flight blocks until it ends: then
+     * it is this batch's (the other rolled back) or already used (the other committed).
+     * Returns the keys this batch now holds, and the database transaction's start time, which
+     * every row it writes carries as created_at.
+     */
+    const claimKeys = (claims: ReadonlyArray<{ readonly key: IdempotencyKey; readonly fingerprint: string }>) =>
+      sql<{ key: IdempotencyKey; createdAt: Date }>`
+        INSERT INTO idempotency_records (key, fingerprint)
+        SELECT key, fingerprint FROM unnest(${claims.map((c) => c.key)}::varchar[], ${claims.map((c) => c.fingerprint)}::char(64)[])
+               AS claim (key, fingerprint)
+        ON CONFLICT (key) DO NOTHING
+        RETURNING key, created_at`.pipe(
+        Effect.map((rows) => ({ keys: new Set(rows.map((row) => row.key)), createdAt: rows[0]?.createdAt }))
+      )
+
+    /** The stored outcomes of keys already used, by key. */
+    const storedRecords = (keys: ReadonlyArray<IdempotencyKey>) =>
+      SqlSchema.findAll({
+        Request: Schema.Array(Schema.String),
+        Result: StoredRecordRow,
+        execute: (keys) =>
+          sql`SELECT key, fingerprint, outcome, response_body FROM idempotency_records WHERE key = ANY(${keys}::varchar[])`
+      })(keys).pipe(
+        Effect.map((rows) =>
+          new Map(rows.map((row): [string, IdempotencyRecord] => [row.key, row]))
+        )
+      )
+
+    /** One row per (user, asset) asked for: the user's kind, whether the asset exists, both wallets. */
+    const findAccounts = (accounts: ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }>) =>
+      SqlSchema.findAll({
+        Request: Schema.Array(Schema.Struct({ userId: Schema.Number, assetCode: Schema.String })),
+        Result: AccountRow,
+        execute: (accounts) =>
+          sql`
+            SELECT r.user_id, r.asset_code, u.kind AS user_kind, a.code IS NOT NULL AS asset_exists,
+                   w.id AS wallet_id, t.id AS treasury_wallet_id
+              FROM unnest(${accounts.map((a) => a.userId)}::bigint[], ${accounts.map((a) => a.assetCode)}::varchar[])
+                   AS r (user_id, asset_code)
+              LEFT JOIN users u ON u.id = r.user_id
+              LEFT JOIN assets a ON a.code = r.asset_code
+              LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
+              LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code`
+      })(accounts)
 
     /**
      * Wallets are opened with the user for every asset that exists then; an asset added later
      * gets its wallets on first use. ON CONFLICT makes a concurrent opening harmless.
      */
-    const openWallet = (userId: number, ownerKind: UserKind, assetCode: string) =>
+    const openWallets = (
+      wallets: ReadonlyArray<{ readonly userId: UserId; readonly ownerKind: UserKind; readonly assetCode: AssetCode }>
+    ) =>
       sql`
-        INSERT INTO wallets ${sql.insert({ userId, ownerKind, assetCode })}
-        ON CONFLICT (user_id, asset_code) DO NOTHING`.pipe(
-        Effect.zipRight(sql<{ id: number }>`SELECT id FROM wallets WHERE user_id = ${userId} AND asset_code = ${assetCode}`),
-        Effect.map((rows) => rows[0]!.id as WalletId)
-      )
+        INSERT INTO wallets (user_id, owner_kind, asset_code)
+        SELECT * FROM unnest(${wallets.map((w) => w.userId)}::bigint[], ${wallets.map((w) => w.ownerKind)}::varchar[],
+                             ${wallets.map((w) => w.assetCode)}::varchar[])
+        ON CONFLICT (user_id, asset_code) DO NOTHING`.pipe(Effect.asVoid)
 
     const lockWallets = SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
@@ -97,122 +152,58 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       // Every writer locks its wallets in ascending id order, so two writers over the same
       // wallets (every topup touches the treasury) queue behind each other but never deadlock.
       execute: (ids) =>
-        sql`SELECT id, user_id, owner_kind, balance FROM wallets WHERE id IN ${sql.in(ids)} ORDER BY id FOR UPDATE`
+        sql`SELECT id, user_id, owner_kind, balance FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`
     })
 
     /**
-     * Applies the postings in order, in the caller's transaction: locks every wallet they touch
-     * (one statement), checks each posting against the balances left by the ones before it
-     * (the pure rules of domain/Posting.ts), and writes the transactions, their DEBIT and CREDIT
-     * entries and the new balances (one statement), whatever the number of postings. A
-     * rejected posting writes nothing and does not stop the others.
+     * One statement for everything a batch writes: its transactions, their DEBIT and CREDIT
+     * entries (in posting order, so each wallet's last entry carries its balance), the wallets'
+     * new balances, the outcome under each claimed key, and the release of keys whose request
+     * stored nothing. A failure writes nothing, and the wallet locks wait on one round trip.
+     * Arrays travel as parameters, so the statement's text is the same for every batch size.
      */
-    const post = (postings: Arr.NonEmptyReadonlyArray<Posting>) =>
-      Effect.gen(function*() {
-        const walletIds = Arr.dedupe(postings.flatMap((p) => [p.debitWalletId, p.creditWalletId])).sort((a, b) => a - b)
-        const locked = yield* lockWallets(walletIds)
-        const wallets = new Map<number, WalletState>(locked.map((row) => [row.id, row as WalletState]))
-        const outcomes = postings.map((posting) => {
-          const debit = wallets.get(posting.debitWalletId)!
-          const credit = wallets.get(posting.creditWalletId)!
-          return Either.map(applyPosting(posting, debit, credit), (balances) => {
-            wallets.set(debit.id, { ...debit, balance: balances.debitBalanceAfter })
-            wallets.set(credit.id, { ...credit, balance: balances.creditBalanceAfter })
-            return { posting, transactionId: randomUUID() as TransactionId, ...balances }
-          })
-        })
-        const applied = Arr.getRights(outcomes)
-        const createdAt = Arr.isNonEmptyReadonlyArray(applied)
-          ? yield* writeTransactions(applied, locked.map(({ id }) => ({ id, balance: wallets.get(id)!.balance })))
-          : new Map<string, Date>()
-        return outcomes.map(Either.map((posted): PostedTransaction => ({ ...posted, createdAt: createdAt.get(posted.transactionId)! })))
-      }).pipe(Effect.orDie, Effect.withSpan("LedgerRepository.post", { attributes: { postings: postings.length } }))
-
-    /**
-     * One statement: the transactions, both entries of each and the wallets' new balances, so
-     * a failure writes nothing and the wallet locks wait on one round trip, not two.
-     */
-    const writeTransactions = (
-      applied: Arr.NonEmptyReadonlyArray<Omit<PostedTransaction, "createdAt">>,
-      balances: ReadonlyArray<{ readonly id: number; readonly balance: number }>
-    ) =>
-      sql<{ id: string; createdAt: Date }>`
+    const writeBatch = (batch: BatchWrites) => {
+      const txs = batch.transactions
+      const entryColumns = {
+        transactionId: txs.flatMap((t) => [t.id, t.id]),
+        walletId: txs.flatMap((t) => [t.debitWalletId, t.creditWalletId]),
+        assetCode: txs.flatMap((t) => [t.assetCode, t.assetCode]),
+        entryType: txs.flatMap(() => ["DEBIT", "CREDIT"]),
+        amount: txs.flatMap((t) => [t.amount, t.amount]),
+        balanceAfter: txs.flatMap((t) => [t.debitBalanceAfter, t.creditBalanceAfter])
+      }
+      const balances = Array.from(batch.balances)
+      return sql<{ createdAt: Date }>`
         WITH inserted AS (
-          INSERT INTO transactions ${sql.insert(
-            applied.map(({ posting, transactionId }) => ({
-              id: transactionId,
-              type: posting.type,
-              assetCode: posting.assetCode,
-              amount: posting.amount,
-              description: posting.description
-            }))
-          )}
-          RETURNING id, created_at
+          INSERT INTO transactions (id, type, asset_code, amount, description)
+          SELECT * FROM unnest(${txs.map((t) => t.id)}::uuid[], ${txs.map((t) => t.type)}::varchar[],
+                               ${txs.map((t) => t.assetCode)}::varchar[], ${txs.map((t) => t.amount)}::bigint[],
+                               ${txs.map((t) => t.description)}::varchar[])
         ), entries AS (
-          INSERT INTO ledger_entries ${sql.insert(
-            applied.flatMap(({ creditBalanceAfter, debitBalanceAfter, posting, transactionId }) => [
-              {
-                transactionId,
-                walletId: posting.debitWalletId,
-                assetCode: posting.assetCode,
-                entryType: "DEBIT",
-                amount: posting.amount,
-                balanceAfter: debitBalanceAfter
-              },
-              {
-                transactionId,
-                walletId: posting.creditWalletId,
-                assetCode: posting.assetCode,
-                entryType: "CREDIT",
-                amount: posting.amount,
-                balanceAfter: creditBalanceAfter
-              }
-            ])
-          )}
+          INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after)
+          SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.walletId}::bigint[],
+                               ${entryColumns.assetCode}::varchar[], ${entryColumns.entryType}::varchar[],
+                               ${entryColumns.amount}::bigint[], ${entryColumns.balanceAfter}::bigint[])
         ), balances AS (
-          UPDATE wallets SET balance = data.balance::bigint, updated_at = now()
-            FROM ${sql.updateValues(balances, "data")}
-           WHERE wallets.id = data.id::bigint
+          UPDATE wallets SET balance = b.balance, updated_at = now()
+            FROM unnest(${balances.map(([id]) => id)}::bigint[], ${balances.map(([, balance]) => balance)}::bigint[])
+                 AS b (id, balance)
+           WHERE wallets.id = b.id
+        ), recorded AS (
+          UPDATE idempotency_records
+             SET fingerprint = r.fingerprint, outcome = r.outcome, response_body = r.body::json,
+                 transaction_id = r.transaction_id
+            FROM unnest(${batch.records.map((r) => r.key)}::varchar[], ${batch.records.map((r) => r.fingerprint)}::char(64)[],
+                        ${batch.records.map((r) => r.outcome)}::varchar[],
+                        ${batch.records.map((r) => JSON.stringify(r.responseBody))}::text[],
+                        ${batch.records.map((r) => r.transactionId)}::uuid[])
+                 AS r (key, fingerprint, outcome, body, transaction_id)
+           WHERE idempotency_records.key = r.key
+        ), freed AS (
+          DELETE FROM idempotency_records WHERE key = ANY(${batch.freedKeys}::varchar[])
         )
-        SELECT id, created_at FROM inserted`.pipe(
-        Effect.map((rows) => new Map(rows.map((row) => [row.id, row.createdAt])))
-      )
-
-    /**
-     * Inserts the key first thing in the write's transaction. A concurrent request with the
-     * same key blocks on the primary key until this transaction ends, then finds the stored
-     * response; if this transaction rolls back, the key is free again. Some(record) when the
-     * key was already used.
-     */
-    const claimIdempotencyKey = (key: IdempotencyKey, fingerprint: string) =>
-      sql`
-        INSERT INTO idempotency_records ${sql.insert({ key, fingerprint })}
-        ON CONFLICT (key) DO NOTHING
-        RETURNING key`.pipe(
-        Effect.flatMap((claimed) =>
-          claimed.length > 0
-            ? Effect.succeedNone
-            : SqlSchema.findOne({
-              Request: Schema.String,
-              Result: StoredResponse,
-              execute: (key) =>
-                sql`SELECT fingerprint, status_code, response_body FROM idempotency_records WHERE key = ${key}`
-            })(key)
-        ),
-        Effect.map(Option.map((record): IdempotencyRecord => record)),
-        Effect.orDie
-      )
-
-    const completeIdempotencyKey = (
-      key: IdempotencyKey,
-      response: { readonly statusCode: number; readonly body: unknown; readonly transactionId: string | null }
-    ) =>
-      sql`
-        UPDATE idempotency_records
-           SET status_code = ${response.statusCode},
-               response_body = ${JSON.stringify(response.body)}::json,
-               transaction_id = ${response.transactionId}
-         WHERE key = ${key}`.pipe(Effect.asVoid, Effect.orDie)
+        SELECT 1`.pipe(Effect.asVoid)
+    }
 
     const findUserAndAsset = SqlSchema.single({
       Request: Schema.Struct({ userId: Schema.Number, assetCode: Schema.NullOr(Schema.String) }),
@@ -265,27 +256,35 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       })(undefined)
 
     /** The user and a wallet per existing asset, in one statement. None when the name is taken. */
-    const createUser = (username: Username) =>
-      sql<{ id: number; username: string }>`
-        WITH created AS (
-          INSERT INTO users (username, kind) VALUES (${username}, 'USER')
-          ON CONFLICT ((lower(username))) DO NOTHING
-          RETURNING id, username, kind
-        ), opened AS (
-          INSERT INTO wallets (user_id, owner_kind, asset_code)
-          SELECT created.id, created.kind, assets.code FROM created CROSS JOIN assets
-        )
-        SELECT id, username FROM created`.pipe(Effect.map(Arr.head))
+    const createUser = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({ id: UserId }),
+      execute: (username) =>
+        sql`
+          WITH created AS (
+            INSERT INTO users (username, kind) VALUES (${username}, 'USER')
+            ON CONFLICT ((lower(username))) DO NOTHING
+            RETURNING id, kind
+          ), opened AS (
+            INSERT INTO wallets (user_id, owner_kind, asset_code)
+            SELECT created.id, created.kind, assets.code FROM created CROSS JOIN assets
+          )
+          SELECT id FROM created`
+    })
 
     const ping = sql`SELECT 1`.pipe(Effect.asVoid)
 
     return {
-      findAccount: (userId: UserId, assetCode: AssetCode) => Effect.orDie(findAccount({ userId, assetCode })),
-      openWallet: (userId: UserId, ownerKind: UserKind, assetCode: AssetCode) =>
-        Effect.orDie(openWallet(userId, ownerKind, assetCode)),
-      post,
-      claimIdempotencyKey,
-      completeIdempotencyKey,
+      claimKeys: (claims: ReadonlyArray<{ readonly key: IdempotencyKey; readonly fingerprint: string }>) =>
+        Effect.orDie(claimKeys(claims)),
+      storedRecords: (keys: ReadonlyArray<IdempotencyKey>) => Effect.orDie(storedRecords(keys)),
+      findAccounts: (accounts: ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }>) =>
+        Effect.orDie(findAccounts(accounts)),
+      openWallets: (
+        wallets: ReadonlyArray<{ readonly userId: UserId; readonly ownerKind: UserKind; readonly assetCode: AssetCode }>
+      ) => Effect.orDie(openWallets(wallets)),
+      lockWallets: (ids: ReadonlyArray<WalletId>) => Effect.orDie(lockWallets(ids)),
+      writeBatch: (batch: BatchWrites) => Effect.orDie(writeBatch(batch)),
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),
       balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances(userId, assetCode)),

@@ -26,3 +26,9 @@ export const transactionRetries = Metric.counter("wallet_transaction_retries_tot
   description: "Write transactions run again after a serialization failure or deadlock",
   incremental: true
 })
+
+export const writeBatchSize = Metric.histogram(
+  "wallet_write_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 14 }),
+  "Commands committed together in one database transaction by the group committer"
+)

@@ -1,0 +1,133 @@
+import { HttpApiSchema } from "@effect/platform"
+import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
+import { createHash } from "node:crypto"
+import { type AssetCode, AssetNotFound } from "./Asset.ts"
+import { errorCode } from "./ErrorCode.ts"
+import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
+import type { Amount } from "./Money.ts"
+import { BalanceLimit, Description, InsufficientFunds, type Receipt, WriteRequest, WriteType } from "./Transaction.ts"
+import { SystemAccount, type UserId, UserNotFound } from "./User.ts"
+
+/**
+ * A write as the committer takes it: what to post and under which idempotency key. The
+ * fingerprint is what makes two requests "the same" under one key: every field but the key,
+ * hashed so that the stored fingerprint has a fixed size whatever the description.
+ */
+export interface WriteCommand {
+  readonly type: WriteType
+  readonly userId: UserId
+  readonly assetCode: AssetCode
+  readonly amount: Amount
+  readonly description: string | null
+  readonly idempotencyKey: IdempotencyKey
+  readonly fingerprint: string
+}
+
+export const writeCommand = (
+  type: WriteType,
+  request: Omit<WriteRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey
+): WriteCommand => {
+  const description = request.description ?? null
+  return {
+    type,
+    userId: request.userId,
+    assetCode: request.assetCode,
+    amount: request.amount,
+    description,
+    idempotencyKey,
+    fingerprint: createHash("sha256")
+      .update(JSON.stringify([type, request.userId, request.assetCode, request.amount, description]))
+      .digest("hex")
+  }
+}
+
+/**
+ * The outcomes final for a request, and so stored under its key with their body: the write
+ * applied, or it was refused by a money rule. Anything else (an unknown user, a schema
+ * failure, a database outage) frees the key for a corrected retry.
+ */
+export const StoredOutcome = Schema.Literal("APPLIED", "INSUFFICIENT_FUNDS", "BALANCE_LIMIT")
+export type StoredOutcome = typeof StoredOutcome.Type
+
+/** The stored record of a key that was already used. */
+export interface IdempotencyRecord {
+  readonly fingerprint: string
+  readonly outcome: StoredOutcome
+  readonly responseBody: unknown
+}
+
+/**
+ * A write either applied now, or had been decided under its idempotency key before, in which
+ * case the first outcome's body is returned as it was stored.
+ */
+export type WriteResult = Data.TaggedEnum<{
+  Applied: { readonly receipt: Receipt }
+  Replayed: { readonly outcome: StoredOutcome; readonly body: unknown }
+}>
+export const WriteResult = Data.taggedEnum<WriteResult>()
+
+/** Every answer to a write that is not a success, each its own request's. */
+export type WriteRefusal =
+  | IdempotencyKeyReused
+  | UserNotFound
+  | AssetNotFound
+  | SystemAccount
+  | InsufficientFunds
+  | BalanceLimit
+
+export const WriteRefusal = Schema.Union(
+  IdempotencyKeyReused,
+  UserNotFound,
+  AssetNotFound,
+  SystemAccount,
+  InsufficientFunds,
+  BalanceLimit
+)
+
+/** The write queue is full: the client should retry later (Retry-After), with the same key. */
+export class Overloaded extends Schema.TaggedError<Overloaded>()(
+  "Overloaded",
+  { code: errorCode("OVERLOADED"), message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {
+  static readonly instance = new Overloaded({
+    message: "Too many writes are waiting; retry shortly with the same idempotency key"
+  })
+}
+
+/** The most items one bulk request may carry. */
+export const BulkItemsMax = 1_000
+
+/** One item of a bulk request: a topup, bonus or spend with its own, required, key. */
+export class BulkWriteItem extends Schema.Class<BulkWriteItem>("BulkWriteItem")({
+  type: WriteType,
+  userId: WriteRequest.fields.userId,
+  assetCode: WriteRequest.fields.assetCode,
+  amount: WriteRequest.fields.amount,
+  idempotencyKey: IdempotencyKey,
+  description: Schema.optional(Description)
+}) {}
+
+export class BulkWriteRequest extends Schema.Class<BulkWriteRequest>("BulkWriteRequest")({
+  items: Schema.Array(BulkWriteItem).pipe(
+    Schema.minItems(1),
+    Schema.maxItems(BulkItemsMax),
+    Schema.annotations({ description: `1 to ${BulkItemsMax} independent writes, applied in order` })
+  )
+}) {}
+
+/**
+ * Each item's answer, in item order: the status and body its single endpoint would have
+ * answered (a 201 receipt, or an error body with its code).
+ */
+export class BulkWriteResult extends Schema.Class<BulkWriteResult>("BulkWriteResult")({
+  results: Schema.Array(
+    Schema.Struct({
+      index: Schema.Int,
+      status: Schema.Int,
+      body: Schema.Unknown.annotations({ description: "A Receipt (201) or an error body with code and message" })
+    })
+  )
+}) {}
