@@ -19,6 +19,12 @@ import { WalletApi } from "./Api.ts"
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
 export const MaxBodyBytes = 64 * 1024
 
+/** A bulk request carries up to 1,000 writes of about 150 bytes each. */
+export const MaxBulkBodyBytes = 1024 * 1024
+
+const bodyLimit = (url: string) =>
+  new URL(url, "http://localhost").pathname.replace(/\/$/, "") === "/api/wallets/batch" ? MaxBulkBodyBytes : MaxBodyBytes
+
 /** The routes the server answers, to tell "no such path" (404) from "not with this method" (405). */
 const knownRoutes: ReadonlyArray<{ readonly method: string; readonly pattern: RegExp }> = [
   ...Object.values(WalletApi.groups).flatMap((group) =>
@@ -68,24 +74,26 @@ const validationError = (error: HttpApiDecodeError) => {
   return new ValidationError({ message: `Invalid request: ${summary}`, issues })
 }
 
-const tooLarge = new PayloadTooLarge({ message: `Request bodies are limited to ${MaxBodyBytes} bytes` })
+const tooLarge = (limit: number) => new PayloadTooLarge({ message: `Request bodies are limited to ${limit} bytes here` })
 
 /**
- * A body must be JSON and at most MaxBodyBytes. The declared length is checked before reading;
- * a chunked body is read (the request caches it for the handler) and measured.
+ * A body must be JSON and at most MaxBodyBytes (MaxBulkBodyBytes for a bulk request). The
+ * declared length is checked before reading; a chunked body is read (the request caches it
+ * for the handler) and measured.
  */
 const checkBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   if (request.method !== "POST" && request.method !== "PUT" && request.method !== "PATCH") return
+  const limit = bodyLimit(request.url)
   const declared = Number(request.headers["content-length"] ?? Number.NaN)
-  if (declared > MaxBodyBytes) return yield* tooLarge
+  if (declared > limit) return yield* tooLarge(limit)
   const contentType = request.headers["content-type"] ?? ""
   if (!contentType.toLowerCase().startsWith("application/json")) {
     return yield* new UnsupportedMediaType({ message: "Request bodies must be JSON (Content-Type: application/json)" })
   }
   if (Number.isNaN(declared)) {
     const body = yield* Effect.orDie(request.text)
-    if (Buffer.byteLength(body) > MaxBodyBytes) return yield* tooLarge
+    if (Buffer.byteLength(body) > limit) return yield* tooLarge(limit)
   }
 })
 

@@ -3,7 +3,7 @@ import { BunHttpServer } from "@effect/platform-bun"
 import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { WalletApi } from "./Api.ts"
-import { EdgeErrorsLive, MaxBodyBytes } from "./EdgeErrors.ts"
+import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { requestLog } from "./RequestLog.ts"
@@ -33,7 +33,7 @@ export const HttpAppLive = HttpApiBuilder.serve(requestLog).pipe(
  */
 export const BunServerLive = Layer.unwrapEffect(
   Config.map(ServerConfig, (config) =>
-    BunHttpServer.layer({ ...config, maxRequestBodySize: 16 * MaxBodyBytes, development: false }))
+    BunHttpServer.layer({ ...config, maxRequestBodySize: 2 * MaxBulkBodyBytes, development: false }))
 )
 
 export const HttpLive = HttpAppLive.pipe(HttpServer.withLogAddress, Layer.provide(BunServerLive))

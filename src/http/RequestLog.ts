@@ -3,19 +3,30 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import * as Schema from "effect/Schema"
+import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
 import { RequestGate } from "./RequestGate.ts"
 
+/**
+ * The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
+ * included, so that the derived client decodes them like any other error.
+ */
 const shuttingDown = HttpServerResponse.unsafeJson(
-  { code: "SERVICE_UNAVAILABLE", status: "shutting_down", message: "The server is shutting down; retry on another instance" },
+  Schema.encodeSync(ServiceUnavailable)(
+    new ServiceUnavailable({ status: "shutting_down", message: "The server is shutting down; retry on another instance" })
+  ),
   { status: 503, headers: { connection: "close" } }
 )
 
 /** Whatever escapes the API's own error handling still answers with the contract's error body. */
 const internalError = HttpServerResponse.unsafeJson(
-  { code: "INTERNAL_ERROR", message: "An unexpected error occurred; it has been logged" },
+  Schema.encodeSync(InternalError)(new InternalError({ message: "An unexpected error occurred; it has been logged" })),
   { status: 500 }
 )
+
+/** Seconds a client should wait before retrying a 503 (overloaded, unavailable, shutting down). */
+const retryAfterSeconds = "1"
 
 /**
  * The outermost middleware: admits the request through the gate, writes one log line per
@@ -48,5 +59,7 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
     )
     yield* Metric.increment(Metric.tagged(Metric.tagged(httpRequests, "method", request.method), "status", String(status)))
     yield* Metric.update(httpRequestDuration, durationMs / 1000)
-    return yield* exit
+    const response = yield* exit
+    // Every 503 is temporary by definition: say when to come back.
+    return response.status === 503 ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds) : response
   })
