@@ -1,4 +1,4 @@
-import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -38,6 +38,11 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
     const request = yield* HttpServerRequest.HttpServerRequest
     const gate = yield* RequestGate
     const startedMs = yield* Clock.currentTimeMillis
+    // The response is written before this middleware sees it, so the header goes in a handler
+    // that runs just before it is sent. Every 503 is temporary by definition: say when to retry.
+    yield* HttpApp.appendPreResponseHandler((_, response) =>
+      Effect.succeed(response.status === 503 ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds) : response)
+    )
     const exit = yield* gate.admit(
       app.pipe(
         Effect.catchAllCause((cause) =>
@@ -59,7 +64,5 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
     )
     yield* Metric.increment(Metric.tagged(Metric.tagged(httpRequests, "method", request.method), "status", String(status)))
     yield* Metric.update(httpRequestDuration, durationMs / 1000)
-    const response = yield* exit
-    // Every 503 is temporary by definition: say when to come back.
-    return response.status === 503 ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds) : response
+    return yield* exit
   })

@@ -1,15 +1,17 @@
 import { HttpApiBuilder, HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
-import { ServiceUnavailable } from "../domain/Http.ts"
+import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
 import { BalanceLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
 import { SystemAccount, UserNotFound } from "../domain/User.ts"
 import { BulkWriteResult, type StoredOutcome, type WriteResult } from "../domain/Write.ts"
+import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
@@ -45,10 +47,26 @@ const itemErrorStatus = Object.fromEntries(
   ItemError.members.map((member) => [member.identifier, HttpApiSchema.getStatusError(member)])
 )
 
+const encodeUnavailable = Schema.encodeSync(ServiceUnavailable)
+const encodeInternal = Schema.encodeSync(InternalError)
+
 /**
- * One bulk item's answer: what its single endpoint would have sent. A defect (the database
- * unavailable) is not an item's answer but the whole request's (503, to retry with the same keys).
+ * A failure of an item's own commit (its batch could not commit even alone) is answered in its
+ * place as its single endpoint would have: 503 when the database could not serve (safe to retry
+ * with the same key), else 500, logged. The other items keep their own answers.
  */
+const itemDefect = (cause: Cause.Cause<never>, index: number) =>
+  Chunk.some(Cause.defects(cause), isUnavailable)
+    ? Effect.succeed({
+      index,
+      status: 503,
+      body: encodeUnavailable(new ServiceUnavailable({ status: "unavailable", message: "The database is unavailable; retry later" }))
+    })
+    : Effect.logError("A bulk item failed", cause).pipe(
+      Effect.as({ index, status: 500, body: encodeInternal(new InternalError({ message: "An unexpected error occurred; it has been logged" })) })
+    )
+
+/** One bulk item's answer: the status and body its single endpoint would have sent. */
 const itemResult = (exit: Exit.Exit<WriteResult, CommitError>, index: number) =>
   Exit.match(exit, {
     onSuccess: (result) =>
@@ -59,7 +77,7 @@ const itemResult = (exit: Exit.Exit<WriteResult, CommitError>, index: number) =>
       ),
     onFailure: (cause) =>
       Option.match(Cause.failureOption(cause), {
-        onNone: () => Effect.die(Cause.squash(cause)),
+        onNone: () => itemDefect(Cause.stripFailures(cause), index),
         onSome: (error) => Effect.succeed({ index, status: itemErrorStatus[error._tag]!, body: encodeItemError(error) })
       })
   })

@@ -32,3 +32,7 @@ export const writeBatchSize = Metric.histogram(
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 14 }),
   "Commands committed together in one database transaction by the group committer"
 )
+
+export const writeQueueDepth = Metric.gauge("wallet_write_queue_depth", {
+  description: "Writes admitted to the group committer and not yet answered (bounded by WRITE_QUEUE_MAX)"
+})

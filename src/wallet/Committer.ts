@@ -15,7 +15,7 @@ import * as Schedule from "effect/Schedule"
 import { ServiceUnavailable } from "../domain/Http.ts"
 import { BulkItemsMax, Overloaded, type WriteCommand, type WriteRefusal, type WriteResult } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
-import { writeBatchSize } from "../observability/Metrics.ts"
+import { writeBatchSize, writeQueueDepth } from "../observability/Metrics.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import { commitBatch } from "./WriteBatch.ts"
 
@@ -99,7 +99,9 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
       Effect.map((taken) => Chunk.toReadonlyArray(taken) as Arr.NonEmptyReadonlyArray<Pending>),
       Effect.tap((batch) => Metric.update(writeBatchSize, batch.length)),
       Effect.flatMap((batch) =>
-        commit(batch).pipe(Effect.ensuring(Ref.update(outstanding, (n) => n - batch.length)))
+        commit(batch).pipe(
+          Effect.ensuring(Ref.updateAndGet(outstanding, (n) => n - batch.length).pipe(Effect.flatMap((n) => Metric.set(writeQueueDepth, n))))
+        )
       ),
       Effect.forever,
       // commit answers every failure itself; this only guards against a bug in the loop, so
@@ -119,6 +121,7 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
         const admitted = yield* Ref.modify(outstanding, (n) =>
           n + commands.length > config.queueMax ? [false, n] as const : [true, n + commands.length] as const)
         if (!admitted) return yield* Overloaded.instance
+        yield* Metric.set(writeQueueDepth, yield* Ref.get(outstanding))
         const pending = commands.map((command): Pending => ({
           command,
           answer: Deferred.unsafeMake<WriteResult, CommitError>(FiberId.none)

@@ -1,6 +1,7 @@
 import { FetchHttpClient } from "@effect/platform"
 import { BunHttpServer } from "@effect/platform-bun"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -26,11 +27,15 @@ export interface TestService {
   readonly dispose: () => Promise<void>
 }
 
-export const startService = async (): Promise<TestService> => {
+export const startService = async (config: Record<string, string> = {}): Promise<TestService> => {
   const port = await freePort()
   const runtime = ManagedRuntime.make(
     ServiceLive(BunHttpServer.layer({ port, hostname: "127.0.0.1" })).pipe(
       Layer.provideMerge(FreshDatabaseLive),
+      // Settings such as WRITE_BATCH_MAX for this service only, over the environment's.
+      Layer.provide(Layer.setConfigProvider(
+        ConfigProvider.fromMap(new Map(Object.entries(config))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+      )),
       Layer.provideMerge(FetchHttpClient.layer),
       // Request lines would drown the test report; unexpected errors still show.
       Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, expect, test } from "bun:test"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { AssetCode } from "../../src/domain/Asset.ts"
+import { IdempotencyKey } from "../../src/domain/Idempotency.ts"
+import { Amount } from "../../src/domain/Money.ts"
+import type { WriteType } from "../../src/domain/Transaction.ts"
+import { UserId } from "../../src/domain/User.ts"
+import { type WriteCommand, writeCommand } from "../../src/domain/Write.ts"
+import { LedgerRepository } from "../../src/ledger/LedgerRepository.ts"
+import { commitBatch, type WriteExit } from "../../src/wallet/WriteBatch.ts"
+import { ledgerViolations, noViolations } from "../support/Invariants.ts"
+import { startService, type TestService, uniqueKey } from "../support/TestService.ts"
+
+/**
+ * One batch, one transaction: its commands decide in order, each against the balances and the
+ * keys the ones before it left, exactly as if they had come one after another.
+ */
+
+let service: TestService
+beforeAll(async () => {
+  service = await startService()
+})
+afterAll(() => service.dispose())
+
+const command = (type: WriteType, userId: number, assetCode: string, amount: number, key: string, description?: string) =>
+  writeCommand(
+    type,
+    {
+      userId: UserId.make(userId),
+      assetCode: AssetCode.make(assetCode),
+      amount: Amount.make(amount),
+      ...(description === undefined ? {} : { description })
+    },
+    IdempotencyKey.make(key)
+  )
+
+const commit = (commands: readonly [WriteCommand, ...Array<WriteCommand>]) =>
+  service.run(commitBatch(commands).pipe(Effect.provide(LedgerRepository.Default)))
+
+/** What a test asserts about one outcome: the balance of an applied write, a replay, or the error code. */
+const summary = (exit: WriteExit) =>
+  Exit.match(exit, {
+    onSuccess: (result) => result._tag === "Applied" ? `applied ${result.receipt.balance}` : `replayed ${result.outcome}`,
+    onFailure: (cause) => {
+      const failure = cause._tag === "Fail" ? cause.error.code : "defect"
+      return failure
+    }
+  })
+
+const balances = () =>
+  service.run(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ userId: number; assetCode: string; balance: number }>`
+      SELECT user_id, asset_code, balance FROM wallets WHERE user_id IN (1, 2, 3) ORDER BY user_id, asset_code`))
+
+test("commands apply in order against carried balances; a refusal fails alone", async () => {
+  const before = new Map((await balances()).map((row) => [`${row.userId}/${row.assetCode}`, row.balance]))
+  // Seed: shivansh (2) 1000 GOLD_COINS and 50 DIAMONDS, lokendra (3) 500 GOLD_COINS.
+  const outcomes = await commit([
+    command("SPEND", 2, "GOLD_COINS", 600, uniqueKey()), // 1000 -> 400
+    command("SPEND", 2, "GOLD_COINS", 600, uniqueKey()), // refused: 400 left
+    command("TOPUP", 2, "GOLD_COINS", 50, uniqueKey()), // 400 -> 450
+    command("BONUS", 3, "DIAMONDS", 5, uniqueKey()), // 20 -> 25
+    command("SPEND", 2, "GOLD_COINS", 450, uniqueKey()), // 450 -> 0
+    command("SPEND", 3, "GOLD_COINS", 501, uniqueKey()), // refused: 500 left
+    command("SPEND", 2, "DIAMONDS", 50, uniqueKey()), // 50 -> 0
+    command("TOPUP", 1, "GOLD_COINS", 7, uniqueKey()), // the treasury: refused, key freed
+    command("TOPUP", 999, "GOLD_COINS", 7, uniqueKey()), // no such user
+    command("TOPUP", 3, "NOPE", 7, uniqueKey()) // no such asset
+  ])
+  expect(outcomes.map(summary)).toEqual([
+    "applied 400",
+    "INSUFFICIENT_FUNDS",
+    "applied 450",
+    "applied 25",
+    "applied 0",
+    "INSUFFICIENT_FUNDS",
+    "applied 0",
+    "SYSTEM_ACCOUNT",
+    "USER_NOT_FOUND",
+    "ASSET_NOT_FOUND"
+  ])
+  const after = new Map((await balances()).map((row) => [`${row.userId}/${row.assetCode}`, row.balance]))
+  expect(after.get("2/GOLD_COINS")).toBe(0)
+  expect(after.get("3/GOLD_COINS")).toBe(before.get("3/GOLD_COINS"))
+  expect(after.get("3/DIAMONDS")).toBe(before.get("3/DIAMONDS")! + 5)
+  expect(after.get("1/GOLD_COINS")).toBe(before.get("1/GOLD_COINS")! + 600 + 450 - 50)
+  expect(await service.run(ledgerViolations)).toEqual(noViolations)
+})
+
+test("one key twice in a batch: the first applies, the same body replays, another body is refused", async () => {
+  const key = uniqueKey("twice")
+  const other = uniqueKey("other")
+  const outcomes = await commit([
+    command("TOPUP", 3, "LOYALTY_POINTS", 10, key),
+    command("TOPUP", 3, "LOYALTY_POINTS", 10, key),
+    command("TOPUP", 3, "LOYALTY_POINTS", 11, key),
+    command("SPEND", 3, "LOYALTY_POINTS", 1_000_000, other),
+    command("SPEND", 3, "LOYALTY_POINTS", 1_000_000, other)
+  ])
+  expect(outcomes.map(summary)).toEqual([
+    "applied 110",
+    "replayed APPLIED",
+    "IDEMPOTENCY_KEY_REUSED",
+    "INSUFFICIENT_FUNDS",
+    "replayed INSUFFICIENT_FUNDS"
+  ])
+  const first = outcomes[0]!, replay = outcomes[1]!
+  if (Exit.isSuccess(first) && first.value._tag === "Applied" && Exit.isSuccess(replay) && replay.value._tag === "Replayed") {
+    expect((replay.value.body as { transactionId: string }).transactionId).toBe(first.value.receipt.transactionId)
+  } else {
+    throw new Error("expected an application and its replay")
+  }
+  // And in the next batch, the keys are the stored outcomes.
+  const later = await commit([command("TOPUP", 3, "LOYALTY_POINTS", 10, key), command("SPEND", 3, "LOYALTY_POINTS", 1, other)])
+  expect(later.map(summary)).toEqual(["replayed APPLIED", "IDEMPOTENCY_KEY_REUSED"])
+  expect(await service.run(ledgerViolations)).toEqual(noViolations)
+})
+
+test("a key whose first command stored nothing is free for the next one in the same batch", async () => {
+  const key = uniqueKey("freed")
+  const outcomes = await commit([
+    command("TOPUP", 999, "GOLD_COINS", 10, key), // 404: stores nothing
+    command("TOPUP", 3, "GOLD_COINS", 10, key) // a corrected retry under the same key
+  ])
+  expect(outcomes.map(summary)).toEqual(["USER_NOT_FOUND", expect.stringMatching(/^applied /)])
+  const stored = await service.run(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ outcome: string; fingerprint: string }>`SELECT outcome, fingerprint FROM idempotency_records WHERE key = ${key}`))
+  // The record holds the command that applied, so its own retry replays.
+  expect(stored).toEqual([{ outcome: "APPLIED", fingerprint: command("TOPUP", 3, "GOLD_COINS", 10, key).fingerprint }])
+  const freedOnly = uniqueKey("freed-only")
+  expect((await commit([command("TOPUP", 999, "GOLD_COINS", 10, freedOnly)])).map(summary)).toEqual(["USER_NOT_FOUND"])
+  const left = await service.run(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ key: string }>`SELECT key FROM idempotency_records WHERE key = ${freedOnly}`))
+  expect(left).toEqual([])
+})
+
+test("an asset created after its users: both wallets open on first use", async () => {
+  await service.run(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO assets (code, name) VALUES ('RUBIES', 'Rubies')`))
+  const outcomes = await commit([
+    command("TOPUP", 2, "RUBIES", 3, uniqueKey()),
+    command("TOPUP", 3, "RUBIES", 4, uniqueKey()),
+    command("SPEND", 2, "RUBIES", 1, uniqueKey())
+  ])
+  expect(outcomes.map(summary)).toEqual(["applied 3", "applied 4", "applied 2"])
+  expect(await service.run(ledgerViolations)).toEqual(noViolations)
+})
