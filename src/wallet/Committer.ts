@@ -95,13 +95,19 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
         Effect.onExit(() => failAll(batch, Cause.fail(shuttingDown)))
       )
 
+    const settled = (count: number) =>
+      Ref.updateAndGet(outstanding, (n) => n - count).pipe(Effect.flatMap((n) => Metric.set(writeQueueDepth, n)))
+
+    // takeBetween waits for at least one command, without a timer, and takes what else is there.
     const writer = Queue.takeBetween(queue, 1, config.batchMax).pipe(
-      Effect.map((taken) => Chunk.toReadonlyArray(taken) as Arr.NonEmptyReadonlyArray<Pending>),
-      Effect.tap((batch) => Metric.update(writeBatchSize, batch.length)),
+      Effect.map(Chunk.toReadonlyArray),
       Effect.flatMap((batch) =>
-        commit(batch).pipe(
-          Effect.ensuring(Ref.updateAndGet(outstanding, (n) => n - batch.length).pipe(Effect.flatMap((n) => Metric.set(writeQueueDepth, n))))
-        )
+        Arr.isNonEmptyReadonlyArray(batch)
+          ? Metric.update(writeBatchSize, batch.length).pipe(
+            Effect.zipRight(commit(batch)),
+            Effect.ensuring(settled(batch.length))
+          )
+          : Effect.void
       ),
       Effect.forever,
       // commit answers every failure itself; this only guards against a bug in the loop, so
