@@ -109,7 +109,27 @@ const sqlFiles = (directory: string): Migrator.Loader =>
     )
   )
 
+/** Any constant will do, as long as every instance of the service uses the same one. */
+const migrationLockKey = 0x64696e6f // "dino"
+
+/**
+ * The migrator creates its table with CREATE TABLE IF NOT EXISTS before it takes its table lock,
+ * and two processes doing that at once on a fresh database collide in PostgreSQL's catalog
+ * (duplicate pg_type entry). So each run holds an advisory lock, taken and released on one
+ * reserved connection (it is the session's), and instances that start together migrate one
+ * after the other.
+ */
+const migrateAlone = <A, E, R>(migration: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.scoped(
+      Effect.acquireRelease(
+        Effect.tap(sql.reserve, (connection) => connection.executeRaw("SELECT pg_advisory_lock($1)", [migrationLockKey])),
+        (connection) => Effect.orDie(connection.executeRaw("SELECT pg_advisory_unlock($1)", [migrationLockKey]))
+      ).pipe(Effect.zipRight(migration))
+    ))
+
 export const migrate = Migrator.make({})({ loader: sqlFiles(migrationsDirectory), table: "schema_migrations" }).pipe(
+  migrateAlone,
   Effect.tap((applied) =>
     applied.length === 0
       ? Effect.logInfo("Database schema is up to date")
