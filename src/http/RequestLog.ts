@@ -8,16 +8,8 @@ import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
 import { RequestGate } from "./RequestGate.ts"
 
-/**
- * The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
- * included, so that the derived client decodes them like any other error.
- */
-const shuttingDown = HttpServerResponse.unsafeJson(
-  Schema.encodeSync(ServiceUnavailable)(
-    new ServiceUnavailable({ status: "shutting_down", message: "The server is shutting down; retry on another instance" })
-  ),
-  { status: 503, headers: { connection: "close" } }
-)
+// The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
+// included, so that the derived client decodes them like any other error.
 
 /** Whatever escapes the API's own error handling still answers with the contract's error body. */
 const internalError = HttpServerResponse.unsafeJson(
@@ -27,6 +19,14 @@ const internalError = HttpServerResponse.unsafeJson(
 
 /** Seconds a client should wait before retrying a 503 (overloaded, unavailable, shutting down). */
 const retryAfterSeconds = "1"
+
+const shuttingDown = HttpServerResponse.unsafeJson(
+  Schema.encodeSync(ServiceUnavailable)(
+    new ServiceUnavailable({ status: "shutting_down", message: "The server is shutting down; retry on another instance" })
+  ),
+  // Written by this middleware itself, so it does not pass the pre-response handler below.
+  { status: 503, headers: { connection: "close", "retry-after": retryAfterSeconds } }
+)
 
 /**
  * The outermost middleware: admits the request through the gate, writes one log line per
