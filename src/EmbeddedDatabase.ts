@@ -83,7 +83,8 @@ export const EmbeddedConfig = Config.all({
 
 /**
  * DATABASE_URL when it is set (production); otherwise an embedded server whose data survives
- * restarts in .data/postgres.
+ * restarts in .data/postgres (as root, when `postgres` cannot reach it, below EMBEDDED_PG_ROOT_DIR).
+ * Its start failure stays in the error channel, for main.ts to log as one line.
  */
 export const DatabaseUrlLive = Layer.scoped(
   DatabaseUrl,

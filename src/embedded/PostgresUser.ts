@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import { execFile } from "node:child_process"
-import { describe, startError } from "./EmbeddedStartError.ts"
+import { describe, type EmbeddedStartError, startError } from "./EmbeddedStartError.ts"
 
 /**
  * Who runs initdb and postgres. PostgreSQL refuses to run as root, so as root both run as the
@@ -31,7 +31,7 @@ const lookUp = Effect.gen(function*() {
 })
 
 /** The user to run PostgreSQL as; as root, the `postgres` system user, created on first use. */
-export const resolveRunAs: Effect.Effect<RunAs, ReturnType<typeof startError>> = Effect.gen(function*() {
+export const resolveRunAs: Effect.Effect<RunAs, EmbeddedStartError> = Effect.gen(function*() {
   if (!isRoot()) return { _tag: "Self" } as const
   const existing = yield* lookUp
   if (existing !== undefined) return { _tag: "Postgres", ...existing } as const
