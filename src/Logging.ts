@@ -1,8 +1,10 @@
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 
 export const LoggingConfig = Config.all({
   level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
@@ -17,3 +19,17 @@ export const LoggingLive = Layer.unwrapEffect(
       Logger.minimumLogLevel(level)
     ))
 )
+
+/**
+ * How a program that cannot start says so: an expected failure (bad configuration, an embedded
+ * database that cannot start) is its message on one log line, which already says what to do; a
+ * defect keeps its cause and stack trace, since it is a bug to find. Used with runMain's own
+ * reporting off, so each failure is logged once.
+ */
+export const logStartFailure = (cause: Cause.Cause<unknown>) => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.void
+  return Option.match(Cause.failureOption(cause), {
+    onNone: () => Effect.logFatal("The service stopped on an unexpected error", cause),
+    onSome: (error) => Effect.logFatal(error instanceof Error ? error.message : String(error))
+  })
+}

@@ -1,14 +1,17 @@
 import { HttpServer } from "@effect/platform"
 import { BunRuntime } from "@effect/platform-bun"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DatabaseUrlLive } from "./EmbeddedDatabase.ts"
 import { BunServerLive } from "./http/Http.ts"
-import { LoggingLive } from "./Logging.ts"
+import { LoggingLive, logStartFailure } from "./Logging.ts"
 import { ServiceLive } from "./Service.ts"
 
 ServiceLive(HttpServer.withLogAddress(BunServerLive)).pipe(
   Layer.provide(DatabaseUrlLive),
-  Layer.provide(LoggingLive),
   Layer.launch,
-  BunRuntime.runMain({ disablePrettyLogger: true })
+  Effect.tapErrorCause(logStartFailure),
+  // A logging configuration that fails is reported too, by the default logger.
+  Effect.provide(Layer.tapErrorCause(LoggingLive, logStartFailure)),
+  BunRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })
 )

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { connect } from "node:net"
 import { AssetCode } from "../../src/domain/Asset.ts"
 import { Username, UserId } from "../../src/domain/User.ts"
 import { dropDatabase } from "../support/Database.ts"
@@ -163,6 +164,55 @@ describe("the HTTP edge", () => {
     expect(await wrong.json()).toMatchObject({ code: "METHOD_NOT_ALLOWED", allow: ["POST"] })
     const del = await service.fetch("/api/wallets/2/balance", { method: "DELETE" })
     expect(del.status).toBe(405)
+  })
+
+  test("a path parameter that does not parse is 400 (or 404), never 405 for an allowed method; every body is JSON", async () => {
+    // Raw HTTP over a socket: fetch would normalise `..` and re-encode the path before sending it.
+    const rawRequest = (method: string, path: string) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const { port } = new URL(service.baseUrl)
+        const socket = connect(Number(port), "127.0.0.1", () =>
+          socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`))
+        let response = ""
+        socket.on("data", (chunk: Buffer) => (response += chunk.toString("utf8")))
+        socket.on("error", reject)
+        socket.on("end", () => {
+          const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1])
+          const text = response.slice(response.indexOf("\r\n\r\n") + 4)
+          try {
+            resolve({ status, body: JSON.parse(text) as Record<string, unknown> })
+          } catch {
+            reject(new Error(`${method} ${path}: not a JSON body: ${response.slice(0, 300)}`))
+          }
+        })
+      })
+    const segments = [
+      "2;1", "2;", ";", "%3B", "%00", "2%00", "2%2F1", "%2F", "..", ".", "%2E%2E", "2..", "-1", "0x2", "2e3",
+      "9".repeat(5000), "1".repeat(101), "%C3%A9", encodeURIComponent("ü".repeat(300)), encodeURIComponent("🦖"), "é", "%E0%A4%A", "%"
+    ]
+    const wrong: Array<string> = []
+    for (const segment of segments) {
+      for (const resource of ["balance", "transactions"]) {
+        const path = `/api/wallets/${segment}/${resource}`
+        const { status, body } = await rawRequest("GET", path)
+        const expected = (status === 400 && body.code === "VALIDATION_ERROR") || (status === 404 && body.code === "ROUTE_NOT_FOUND")
+        if (!expected || typeof body.message !== "string") wrong.push(`GET ${path.slice(0, 80)}: ${status} ${JSON.stringify(body).slice(0, 200)}`)
+      }
+    }
+    expect(wrong).toEqual([])
+    // The issue's own example, and a parameter too long for the router: the parameter is named.
+    for (const segment of ["2;1", "9".repeat(5000)]) {
+      const response = await rawRequest("GET", `/api/wallets/${segment}/balance`)
+      expect(response.status).toBe(400)
+      expect(response.body).toMatchObject({ code: "VALIDATION_ERROR", issues: [{ path: ["userId"] }] })
+      expect(String(response.body.message).length).toBeLessThan(500)
+    }
+    // 405 is for a method the path really does not allow, whatever its parameter.
+    for (const path of ["/api/wallets/2/balance", "/api/wallets/2;1/balance"]) {
+      const response = await rawRequest("DELETE", path)
+      expect(response.status).toBe(405)
+      expect(response.body).toMatchObject({ code: "METHOD_NOT_ALLOWED", allow: ["GET"] })
+    }
   })
 
   test("metrics are scraped in the Prometheus text format", async () => {

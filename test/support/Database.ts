@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -39,8 +40,12 @@ const testServerUrl = (): Promise<string> => {
       await chmod(parent, 0o755)
       const dataDirectory = join(parent, "postgres")
       const port = await freePort()
-      const url = EmbeddedDatabase.start({ dataDirectory, port, persistent: false }).pipe(Scope.extend(embeddedScope))
-      return Redacted.value(await Effect.runPromise(url))
+      const { rootDirectory } = await Effect.runPromise(EmbeddedDatabase.EmbeddedConfig)
+      const url = EmbeddedDatabase.start({ dataDirectory, port, persistent: false, rootDirectory }).pipe(Scope.extend(embeddedScope))
+      const started = await Effect.runPromise(Effect.either(url))
+      // The start-up error's one line, as `npm start` logs it: every suite fails at once with it.
+      if (Either.isLeft(started)) throw new Error(started.left.message)
+      return Redacted.value(started.right)
     })()
   return serverUrl
 }
