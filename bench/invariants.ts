@@ -4,7 +4,13 @@ import pg from "pg"
  * The ledger's invariants after the load, read directly from the database. Each check is a
  * query for the rows that break a rule, so it can fail and names what broke.
  */
-export const checkInvariants = async (databaseUrl: string, expectedWrites: number) => {
+export interface InvariantCheck {
+  readonly name: string
+  readonly ok: boolean
+}
+
+/** `expectedWrites`: the topups, bonuses and spends the bench saw applied (fresh 201s, bulk items included). */
+export const checkInvariants = async (databaseUrl: string, expectedWrites: number): Promise<ReadonlyArray<InvariantCheck>> => {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   const violations = async (sql: string) => (await client.query(sql)).rowCount ?? 0

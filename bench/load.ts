@@ -1,109 +1,82 @@
-import { checkInvariants } from "./invariants.ts"
-import { residentMiB, startService } from "./service.ts"
-import { percentile, runWorkload, type WorkloadResult } from "./workload.ts"
+import { loadAverage } from "./procfs.ts"
+import { printComparison, printTargets } from "./report.ts"
+import { runVariant, type Settings, type Variant, type VariantResult } from "./variant.ts"
 
 /**
- * Load benchmark: starts the service over a fresh database, creates and funds players, runs a
- * hot workload (every write touches the treasury), a single-wallet workload and a read
- * workload, prints throughput, latency percentiles and memory for each, and ends by checking
- * the ledger's invariants. Figures, not pass/fail: only a broken invariant fails the run.
+ * Load benchmark: compares two variants of the service in one run, each its own process over a
+ * fresh database: A commits one write per database transaction (WRITE_BATCH_MAX=1), B uses the
+ * group committer as configured. Each variant runs the hot workload at several concurrencies,
+ * single-wallet writes, reads and bulk writes, then has its ledger's invariants checked.
+ * Figures, not pass/fail: only a broken invariant fails the run.
  */
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10)
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50)
-const maxRequests = Number(process.env.BENCH_MAX_REQUESTS ?? 200_000)
-const players = Number(process.env.BENCH_USERS ?? 200)
-const assets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
-
-const service = await startService()
-const run = Date.now().toString(36)
-let applied = 0
-
-const post = (path: string, body: unknown) =>
-  fetch(`${service.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-
-/** Counts the 201s, to compare with the transactions written. */
-const write = async (path: string, body: unknown) => {
-  const response = await post(path, body)
-  if (response.status === 201) applied++
-  return response
+const positiveInteger = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer of at least 1, not ${process.env[name]}`)
+  return value
 }
 
-const report = async (result: WorkloadResult) => {
-  const ms = (p: number) => percentile(result.latenciesMs, p).toFixed(2)
-  const statuses = [...result.statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(" ")
-  console.log(
-    `${result.name.padEnd(14)} ${String(result.requests).padStart(7)} req  ${(result.requests / result.seconds).toFixed(0).padStart(6)} req/s  ` +
-      `p50 ${ms(50)} ms  p90 ${ms(90)} ms  p99 ${ms(99)} ms  max ${ms(100)} ms  [${statuses}]  ` +
-      `server RSS ${(await residentMiB(service.pid))?.toFixed(0) ?? "?"} MiB`
-  )
+const positiveIntegers = (name: string, fallback: string) =>
+  (process.env[name] ?? fallback).split(",").map((part) => {
+    const value = Number(part.trim())
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a comma-separated list of integers of at least 1, not ${process.env[name]}`)
+    return value
+  })
+
+const settings: Settings = {
+  seconds: positiveInteger("BENCH_SECONDS", 5),
+  maxRequests: positiveInteger("BENCH_MAX_REQUESTS", 200_000),
+  players: positiveInteger("BENCH_USERS", 200),
+  hotConcurrencies: positiveIntegers("BENCH_HOT_CONCURRENCY", "1,16,64,256"),
+  concurrency: positiveInteger("BENCH_CONCURRENCY", 64),
+  bulkItems: positiveInteger("BENCH_BULK_ITEMS", 1_000)
 }
+
+const variants: ReadonlyArray<Variant> = [
+  { label: "A", description: "one write per transaction (WRITE_BATCH_MAX=1)", env: { WRITE_BATCH_MAX: "1" } },
+  {
+    label: "B",
+    description: `group committer (WRITE_BATCH_MAX=${process.env.WRITE_BATCH_MAX ?? "service default"}, WRITE_QUEUE_MAX=${process.env.WRITE_QUEUE_MAX ?? "service default"})`,
+    env: {}
+  }
+]
+
+// Bun's fetch sends at most BUN_CONFIG_MAX_HTTP_REQUESTS (default 256) requests at once and
+// queues the rest inside the client, which would hide the service's latency behind the bench's.
+const fetchLimit = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 256)
+const widest = Math.max(...settings.hotConcurrencies, settings.concurrency)
+if (widest > fetchLimit) {
+  console.log(`warning: ${widest} clients but Bun's fetch sends at most ${fetchLimit} requests at once; raise BUN_CONFIG_MAX_HTTP_REQUESTS`)
+}
+
+console.log(
+  `Dino Wallet load benchmark: ${settings.seconds} s per workload, hot at ${settings.hotConcurrencies.join("/")} clients, ` +
+    `single-wallet and read at ${settings.concurrency}, bulk at 1 client × ${settings.bulkItems} items, ${settings.players} players`
+)
+console.log(`database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL (a fresh database per variant)" : "embedded PostgreSQL (a temporary one per variant)"}`)
+for (const variant of variants) console.log(`  ${variant.label}: ${variant.description}`)
 
 let failed = false
-try {
-  console.log(`Dino Wallet load benchmark: ${concurrency} concurrent clients, ${seconds} s per workload, ${players} players`)
-  console.log(`database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL (fresh database)" : "embedded PostgreSQL (temporary)"}\n`)
-
-  const userIds: Array<number> = []
-  for (let i = 0; i < players; i++) {
-    const created = await post("/api/users", { username: `bench_${run}_${i}` })
-    userIds.push(((await created.json()) as { userId: number }).userId)
-  }
-  for (const [i, userId] of userIds.entries()) {
-    for (const asset of assets) {
-      await write("/api/wallets/topup", { userId, assetCode: asset, amount: 1_000_000, idempotencyKey: `${run}-fund-${i}-${asset}` })
-    }
-  }
-
-  const kinds = ["topup", "bonus", "spend", "spend"] as const
-  await report(await runWorkload({
-    name: "hot",
-    concurrency,
-    seconds,
-    maxRequests,
-    request: (n) =>
-      write(`/api/wallets/${kinds[n % kinds.length]}`, {
-        userId: userIds[n % userIds.length],
-        assetCode: assets[n % assets.length],
-        amount: 1 + (n % 50),
-        idempotencyKey: `${run}-hot-${n}`
-      })
-  }))
-
-  const single = userIds[0]!
-  await report(await runWorkload({
-    name: "single-wallet",
-    concurrency,
-    seconds,
-    maxRequests,
-    request: (n) =>
-      write(`/api/wallets/${n % 2 === 0 ? "spend" : "topup"}`, {
-        userId: single,
-        assetCode: "GOLD_COINS",
-        amount: 1 + (n % 50),
-        idempotencyKey: `${run}-single-${n}`
-      })
-  }))
-
-  await report(await runWorkload({
-    name: "read",
-    concurrency,
-    seconds,
-    maxRequests,
-    request: (n) => {
-      const userId = userIds[n % userIds.length]
-      return fetch(n % 2 === 0 ? `${service.baseUrl}/api/wallets/${userId}/balance` : `${service.baseUrl}/api/wallets/${userId}/transactions?limit=20`)
-    }
-  }))
-
-  const bench = process.memoryUsage()
-  console.log(`\nbench process: RSS ${(bench.rss / 2 ** 20).toFixed(0)} MiB, heap ${(bench.heapUsed / 2 ** 20).toFixed(0)} MiB`)
-  console.log("\ninvariants:")
-  for (const check of await checkInvariants(service.databaseUrl, applied)) {
+const results: Array<VariantResult> = []
+for (const variant of variants) {
+  console.log(`\n${variant.label}: ${variant.description} (machine load average ${await loadAverage()})`)
+  const result = await runVariant(variant, settings)
+  results.push(result)
+  console.log(`${variant.label} invariants:`)
+  for (const check of result.invariants) {
     console.log(`  ${check.ok ? "OK    " : "FAILED"} ${check.name}`)
     failed ||= !check.ok
   }
-} finally {
-  await service.stop()
 }
+
+const bench = process.memoryUsage()
+console.log(`\nbench process: RSS ${(bench.rss / 2 ** 20).toFixed(0)} MiB, heap ${(bench.heapUsed / 2 ** 20).toFixed(0)} MiB`)
+const [a, b] = results
+if (a !== undefined && b !== undefined) {
+  console.log(`\n${a.variant.label}: ${a.variant.description}\n${b.variant.label}: ${b.variant.description}\n`)
+  printComparison(a, b)
+  console.log("\nissue 6 targets (figures, not pass/fail):")
+  printTargets(a, b)
+}
+console.log(`\ninvariants: ${failed ? "FAILED (see above)" : "all held in both variants"}`)
 process.exit(failed ? 1 : 0)

@@ -48,15 +48,23 @@ const waitForHealth = async (baseUrl: string, child: ChildProcess, timeoutMs: nu
   throw new Error(`the service was not healthy within ${timeoutMs} ms`)
 }
 
-export const startService = async (): Promise<BenchService> => {
+/**
+ * Starts the service with the bench's environment plus `overrides`, where an undefined value
+ * removes the variable so the service's own default applies.
+ */
+export const startService = async (overrides: Readonly<Record<string, string | undefined>> = {}): Promise<BenchService> => {
   const port = await freePort()
   const cleanups: Array<() => Promise<void>> = []
-  const env: Record<string, string> = { ...process.env as Record<string, string>, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" }
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries({ ...process.env, ...overrides })) {
+    if (value !== undefined) env[name] = value
+  }
+  Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" })
   // The embedded server's password exists only once the service has initialised it.
   let databaseUrl: () => Promise<string>
   const serverUrl = process.env.BENCH_DATABASE_URL
   if (serverUrl !== undefined && serverUrl !== "") {
-    const name = `dino_bench_${Date.now().toString(36)}`
+    const name = `dino_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`
     await adminQuery(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)}`)
     cleanups.push(() => adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`))
     const url = new URL(serverUrl)
@@ -99,11 +107,4 @@ export const startService = async (): Promise<BenchService> => {
     await stop()
     throw error
   }
-}
-
-/** Resident memory of a process in MiB, from /proc (Linux). */
-export const residentMiB = async (pid: number): Promise<number | undefined> => {
-  const status = await Bun.file(`/proc/${pid}/status`).text().catch(() => "")
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
-  return kb === undefined ? undefined : Number(kb) / 1024
 }
