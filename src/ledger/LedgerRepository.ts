@@ -232,28 +232,42 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
              ORDER BY a.code`
       })(undefined)
 
-    /** Newest first by entry id; one row more than asked, to know whether a next page exists. */
-    const history = (userId: UserId, query: HistoryPageRequest) =>
-      SqlSchema.findAll({
+    /**
+     * Newest first by entry id; one row more than asked, to know whether a next page exists.
+     * Each of the user's wallets is read down its own (wallet_id, id DESC) index, at most as
+     * far as the page reaches, and only the page is joined to its transactions: walking the
+     * whole ledger backwards for one player's entries grew with everyone else's writes.
+     */
+    const history = (userId: UserId, query: HistoryPageRequest) => {
+      const reach = query.offset + query.limit + 1
+      return SqlSchema.findAll({
         Request: Schema.Void,
         Result: HistoryRow,
         execute: () =>
           sql`
             SELECT e.id, e.transaction_id, t.type, e.asset_code, e.entry_type, e.amount, e.balance_after,
                    t.description, e.created_at
-              FROM ledger_entries e
-              JOIN wallets w ON w.id = e.wallet_id
-              JOIN transactions t ON t.id = e.transaction_id
-             WHERE ${
+              FROM (
+                SELECT page.* FROM wallets w
+                 CROSS JOIN LATERAL (
+                   SELECT * FROM ledger_entries e
+                    WHERE e.wallet_id = w.id AND ${query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`}
+                    ORDER BY e.id DESC
+                    LIMIT ${reach}
+                 ) page
+                 WHERE ${
             sql.and([
               sql`w.user_id = ${userId}`,
-              query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`,
-              query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`
+              query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`
             ])
           }
-             ORDER BY e.id DESC
-             LIMIT ${query.limit + 1} OFFSET ${query.offset}`
+                 ORDER BY page.id DESC
+                 LIMIT ${query.limit + 1} OFFSET ${query.offset}
+              ) e
+              JOIN transactions t ON t.id = e.transaction_id
+             ORDER BY e.id DESC`
       })(undefined)
+    }
 
     /** The user and a wallet per existing asset, in one statement. None when the name is taken. */
     const createUser = SqlSchema.findOne({
