@@ -12,10 +12,14 @@ RUN bun install --production --frozen-lockfile
 
 FROM oven/bun:${BUN_VERSION}-slim AS runtime
 WORKDIR /app
+# BUN_JSC_forceRAMSize: JavaScriptCore sizes its heap from the machine's memory; telling it
+# 256 MiB makes it collect garbage sooner (peak RSS ~210 MB instead of ~300 MB under 256
+# clients, same CPU per request; 128 MiB cut more but cost ~30 % CPU; see the README).
 ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0 \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    BUN_JSC_forceRAMSize=268435456
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY src ./src

@@ -60,6 +60,9 @@ export const startService = async (overrides: Readonly<Record<string, string | u
     if (value !== undefined) env[name] = value
   }
   Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" })
+  // The heap setting `npm start` and the Docker image give the service, unless the bench's
+  // environment chooses another (see the README's configuration table).
+  env.BUN_JSC_forceRAMSize ??= "268435456"
   // The embedded server's password exists only once the service has initialised it.
   let databaseUrl: () => Promise<string>
   const serverUrl = process.env.BENCH_DATABASE_URL
