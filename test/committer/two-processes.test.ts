@@ -6,7 +6,15 @@ import pg from "pg"
 import { DatabaseUrl, PgLive } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
-import { type HttpOutcome, post, type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import {
+  type HttpOutcome,
+  post,
+  postWrite,
+  type ServiceProcess,
+  startServiceProcess,
+  type Write,
+  type WriteType
+} from "../support/ServiceProcess.ts"
 
 /**
  * Two service processes on one database, each with its own group committer, under one
@@ -24,26 +32,12 @@ const waveSize = 150
 /** Small batches: more transactions per second from each process, so more chances to interleave. */
 const batchMax = 8
 
-type WriteType = "TOPUP" | "BONUS" | "SPEND"
-interface Write {
-  readonly type: WriteType
-  readonly userId: number
-  readonly assetCode: string
-  readonly amount: number
-  readonly idempotencyKey: string
-}
 interface Receipt {
   readonly transactionId: string
   readonly type: WriteType
   readonly userId: number
   readonly assetCode: string
   readonly amount: number
-}
-
-const pathOf: Record<WriteType, string> = {
-  TOPUP: "/api/wallets/topup",
-  BONUS: "/api/wallets/bonus",
-  SPEND: "/api/wallets/spend"
 }
 
 /** A seeded generator, so that a failing plan can be run again. */
@@ -113,13 +107,7 @@ test("two processes on one database: invariants hold and every key applies once"
       }
     })
 
-    const send = (service: ServiceProcess, write: Write) =>
-      post(service.baseUrl, pathOf[write.type], {
-        userId: write.userId,
-        assetCode: write.assetCode,
-        amount: write.amount,
-        idempotencyKey: write.idempotencyKey
-      }).then((outcome) => ({ write, outcome }))
+    const send = (service: ServiceProcess, write: Write) => postWrite(service.baseUrl, write).then((outcome) => ({ write, outcome }))
 
     const answers: Array<{ readonly write: Write; readonly outcome: HttpOutcome }> = []
     for (let start = 0; start < writes.length; start += waveSize) {

@@ -6,7 +6,15 @@ import pg from "pg"
 import { DatabaseUrl, PgLive } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
-import { type HttpOutcome, post, type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import {
+  type HttpOutcome,
+  post,
+  postWrite,
+  type ServiceProcess,
+  startServiceProcess,
+  type Write,
+  type WriteType
+} from "../support/ServiceProcess.ts"
 
 /**
  * SIGTERM while the write queue is full. A test connection holds the treasury's GOLD_COINS row
@@ -25,14 +33,6 @@ const lateCount = 20
 const assetCode = "GOLD_COINS"
 const openingGold: Record<number, number> = { 2: 1_000, 3: 500 }
 
-type WriteType = "TOPUP" | "BONUS" | "SPEND"
-interface Write {
-  readonly type: WriteType
-  readonly userId: number
-  readonly assetCode: string
-  readonly amount: number
-  readonly idempotencyKey: string
-}
 interface ReceiptBody {
   readonly transactionId: string
   readonly type: WriteType
@@ -47,12 +47,6 @@ interface BulkBody {
   readonly results: ReadonlyArray<{ readonly index: number; readonly status: number; readonly body: ReceiptBody }>
 }
 
-const pathOf: Record<WriteType, string> = {
-  TOPUP: "/api/wallets/topup",
-  BONUS: "/api/wallets/bonus",
-  SPEND: "/api/wallets/spend"
-}
-
 /** Small amounts, so that no spend can overdraw: every queued write must apply. */
 const writeOf = (label: string, i: number): Write => ({
   type: (["TOPUP", "BONUS", "SPEND"] as const)[i % 3]!,
@@ -61,14 +55,6 @@ const writeOf = (label: string, i: number): Write => ({
   amount: i % 3 === 2 ? 1 : 1 + (i % 5),
   idempotencyKey: `${label}-${i}`
 })
-
-const sendSingle = (baseUrl: string, write: Write) =>
-  post(baseUrl, pathOf[write.type], {
-    userId: write.userId,
-    assetCode: write.assetCode,
-    amount: write.amount,
-    idempotencyKey: write.idempotencyKey
-  })
 
 /** Resolves with the promise's value, or with "still waiting" if it has not settled after `ms`. */
 const within = <A>(promise: Promise<A>, ms: number) =>
@@ -104,7 +90,7 @@ for (const batchMax of [500, 8]) {
 
     const label = `full-${batchMax}`
     const singles = Array.from({ length: singleCount }, (_, i) => writeOf(`${label}-single`, i))
-    const singleAnswers = Promise.all(singles.map((write) => sendSingle(service.baseUrl, write)))
+    const singleAnswers = Promise.all(singles.map((write) => postWrite(service.baseUrl, write)))
 
     // The committer's first batch now waits for the treasury row; the rest pile up behind it.
     const lockWaitDeadline = Date.now() + 10_000
@@ -125,12 +111,12 @@ for (const batchMax of [500, 8]) {
 
     // The queue holds 1000 commands: these are refused at once, not queued.
     const overflow = Array.from({ length: overflowCount }, (_, i) => writeOf(`${label}-overflow`, i))
-    const overflowAnswers = await within(Promise.all(overflow.map((write) => sendSingle(service.baseUrl, write))), 5_000)
+    const overflowAnswers = await within(Promise.all(overflow.map((write) => postWrite(service.baseUrl, write))), 5_000)
 
     service.child.kill("SIGTERM")
     await Bun.sleep(300)
     const late = Array.from({ length: lateCount }, (_, i) => writeOf(`${label}-late`, i))
-    const lateAnswers = await within(Promise.all(late.map((write) => sendSingle(service.baseUrl, write))), 5_000)
+    const lateAnswers = await within(Promise.all(late.map((write) => postWrite(service.baseUrl, write))), 5_000)
 
     // Nothing could commit while the lock was held: every queued write was still waiting.
     expect(await within(singleAnswers, 0)).toBe("still waiting")

@@ -127,3 +127,28 @@ export const request = (
   })
 
 export const post = (baseUrl: string, path: string, body: unknown) => request(baseUrl, "POST", path, body)
+
+export type WriteType = "TOPUP" | "BONUS" | "SPEND"
+
+/** A single write as the tests send it: its endpoint is its type's. */
+export interface Write {
+  readonly type: WriteType
+  readonly userId: number
+  readonly assetCode: string
+  readonly amount: number
+  readonly idempotencyKey: string
+}
+
+const pathOf: Record<WriteType, string> = {
+  TOPUP: "/api/wallets/topup",
+  BONUS: "/api/wallets/bonus",
+  SPEND: "/api/wallets/spend"
+}
+
+export const postWrite = (baseUrl: string, write: Write) =>
+  post(baseUrl, pathOf[write.type], {
+    userId: write.userId,
+    assetCode: write.assetCode,
+    amount: write.amount,
+    idempotencyKey: write.idempotencyKey
+  })
