@@ -6,6 +6,7 @@ import { HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
   Health,
   InternalError,
+  Liveness,
   MalformedJson,
   MethodNotAllowed,
   PayloadTooLarge,
@@ -137,6 +138,26 @@ export class HealthApi extends HttpApiGroup.make("health")
     HttpApiEndpoint.get("check", "/health")
       .addSuccess(Health)
       .annotate(OpenApi.Summary, "200 while the database answers, else 503")
+  )
+  .add(
+    HttpApiEndpoint.get("live", "/health/live")
+      .addSuccess(Liveness)
+      .annotate(OpenApi.Summary, "200 while the process answers; the database is not asked")
+      .annotate(
+        OpenApi.Description,
+        "For liveness probes and the container HEALTHCHECK: a database outage does not make it fail, so it does " +
+          "not get every instance restarted. It answers during a shutdown's drain too."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/health/ready")
+      .addSuccess(Health)
+      .annotate(OpenApi.Summary, "200 when the database answers and the service is not draining, else 503")
+      .annotate(
+        OpenApi.Description,
+        "For readiness probes and load balancers: 503 SERVICE_UNAVAILABLE with status \"unavailable\" while the " +
+          "database does not answer, \"shutting_down\" once SIGTERM has started the drain."
+      )
   )
 {}
 

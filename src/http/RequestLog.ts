@@ -6,7 +6,7 @@ import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
-import { RequestGate } from "./RequestGate.ts"
+import { RequestGate, shuttingDownError } from "./RequestGate.ts"
 
 // The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
 // included, so that the derived client decodes them like any other error.
@@ -21,12 +21,16 @@ const internalError = HttpServerResponse.unsafeJson(
 const retryAfterSeconds = "1"
 
 const shuttingDown = HttpServerResponse.unsafeJson(
-  Schema.encodeSync(ServiceUnavailable)(
-    new ServiceUnavailable({ status: "shutting_down", message: "The server is shutting down; retry on another instance" })
-  ),
+  Schema.encodeSync(ServiceUnavailable)(shuttingDownError),
   // Written by this middleware itself, so it does not pass the pre-response handler below.
   { status: 503, headers: { connection: "close", "retry-after": retryAfterSeconds } }
 )
+
+/**
+ * The liveness probe passes the gate: while the service drains it is still alive (the readiness
+ * probe says it is going away), and an orchestrator should not kill it before it has finished.
+ */
+const livenessPath = "/api/health/live"
 
 /**
  * The outermost middleware: admits the request through the gate, writes one log line per
@@ -36,6 +40,7 @@ const shuttingDown = HttpServerResponse.unsafeJson(
 export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, RequestGate> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const path = new URL(request.url, "http://localhost").pathname
     const gate = yield* RequestGate
     const startedMs = yield* Clock.currentTimeMillis
     // The response is written before this middleware sees it, so the header goes in a handler
@@ -43,21 +48,19 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
     yield* HttpApp.appendPreResponseHandler((_, response) =>
       Effect.succeed(response.status === 503 ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds) : response)
     )
-    const exit = yield* gate.admit(
-      app.pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.logError("Unhandled failure", cause).pipe(Effect.as(internalError))
-        )
-      ),
-      Effect.succeed(shuttingDown)
-    ).pipe(Effect.exit)
+    const handled = app.pipe(
+      Effect.catchAllCause((cause) => Effect.logError("Unhandled failure", cause).pipe(Effect.as(internalError)))
+    )
+    const exit = yield* (path.replace(/\/$/, "") === livenessPath ? handled : gate.admit(handled, Effect.succeed(shuttingDown))).pipe(
+      Effect.exit
+    )
     const durationMs = (yield* Clock.currentTimeMillis) - startedMs
     // No response means the client went away and the request was interrupted.
     const status = Exit.isSuccess(exit) ? exit.value.status : 499
     yield* Effect.logInfo("request").pipe(
       Effect.annotateLogs({
         method: request.method,
-        path: new URL(request.url, "http://localhost").pathname,
+        path,
         status,
         durationMs
       })
