@@ -65,6 +65,24 @@ function withoutDecodeError(spec: Record<string, any>): Record<string, any> {
   return spec
 }
 
+/**
+ * Every error body also names its request (`requestId`, as in the X-Request-Id response
+ * header). The edge adds it to the encoded body (RequestId.ts), so the error classes stay free
+ * of HTTP and the typed client, which ignores excess properties, decodes them as before; the
+ * document lists it on every error schema (those with a `code`).
+ */
+function withRequestIdField(spec: Record<string, any>): Record<string, any> {
+  for (const schema of Object.values<Record<string, any>>(spec.components?.schemas ?? {})) {
+    if (schema?.properties?.code === undefined) continue
+    schema.properties.requestId = {
+      type: "string",
+      description: "The request's X-Request-Id (the client's, if at most 128 of [A-Za-z0-9._:-], else a UUID)"
+    }
+    schema.required = [...(schema.required ?? []), "requestId"]
+  }
+  return spec
+}
+
 /** topup, bonus and spend share one shape; only their direction and name differ. */
 const write = <const Name extends string>(name: Name, summary: string) =>
   HttpApiEndpoint.post(name, `/wallets/${name}`)
@@ -184,11 +202,13 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .addError(ServiceUnavailable)
   .addError(Overloaded)
   .addError(InternalError)
-  .annotate(OpenApi.Transform, withoutDecodeError)
+  .annotate(OpenApi.Transform, (spec) => withRequestIdField(withoutDecodeError(spec)))
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(
     OpenApi.Description,
-    "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once."
+    "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once. " +
+      "Every response carries an x-request-id header (the request's X-Request-Id if it is at most 128 of " +
+      "[A-Za-z0-9._:-], else a fresh UUID), and every error body has it as requestId."
   )
 {}
