@@ -2,7 +2,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
-import { HistoryPage, HistoryQuery } from "../domain/History.ts"
+import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
   Health,
   InternalError,
@@ -138,6 +138,12 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addError(UserNotFound)
       .addError(AssetNotFound)
       .annotate(OpenApi.Summary, "Ledger entries of a user, newest first")
+      .annotate(
+        OpenApi.Description,
+        `limit is 1 to ${HistoryLimitMax} (default ${HistoryLimitDefault}); offset is 0 to ${HistoryOffsetMax} ` +
+          "(default 0), since deep offsets make the database walk and discard rows: past it, page with cursor, " +
+          "the opaque nextCursor of the previous page, which never skips or repeats an entry while new ones arrive."
+      )
   )
 {}
 
