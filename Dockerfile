@@ -28,9 +28,10 @@ COPY migrations ./migrations
 RUN mkdir -p /app/.data && chown bun:bun /app/.data
 USER bun
 EXPOSE 3000
-# The slim image has no curl; Bun's fetch asks the service's own health endpoint.
+# The slim image has no curl; Bun's fetch asks the service's own liveness endpoint, which does not
+# ask the database: an outage of the database must not mark every container unhealthy at once.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.PORT ?? 3000}/api/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.PORT ?? 3000}/api/health/live`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: bun is PID 1 and gets SIGTERM itself, so it drains requests in flight before exiting.
 STOPSIGNAL SIGTERM
 CMD ["bun", "run", "src/main.ts"]

@@ -64,7 +64,13 @@ export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 
+/** The database answered: the answer of /api/health, and of /api/health/ready when not draining. */
 export class Health extends Schema.Class<Health>("Health")({
   status: Schema.Literal("ok"),
   database: Schema.Literal("up")
+}) {}
+
+/** The process answers; it says nothing of the database, so an outage does not restart every instance. */
+export class Liveness extends Schema.Class<Liveness>("Liveness")({
+  status: Schema.Literal("ok")
 }) {}

@@ -2,10 +2,11 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
-import { HistoryPage, HistoryQuery } from "../domain/History.ts"
+import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
   Health,
   InternalError,
+  Liveness,
   MalformedJson,
   MethodNotAllowed,
   PayloadTooLarge,
@@ -60,6 +61,24 @@ function withoutDecodeError(spec: Record<string, any>): Record<string, any> {
     const orphans = Object.keys(schemas).filter((name) => !text.includes(`"#/components/schemas/${name}"`))
     for (const name of orphans) delete schemas[name]
     removed = orphans.length > 0
+  }
+  return spec
+}
+
+/**
+ * Every error body also names its request (`requestId`, as in the X-Request-Id response
+ * header). The edge adds it to the encoded body (RequestId.ts), so the error classes stay free
+ * of HTTP and the typed client, which ignores excess properties, decodes them as before; the
+ * document lists it on every error schema (those with a `code`).
+ */
+function withRequestIdField(spec: Record<string, any>): Record<string, any> {
+  for (const schema of Object.values<Record<string, any>>(spec.components?.schemas ?? {})) {
+    if (schema?.properties?.code === undefined) continue
+    schema.properties.requestId = {
+      type: "string",
+      description: "The request's X-Request-Id (the client's, if at most 128 of [A-Za-z0-9._:-], else a UUID)"
+    }
+    schema.required = [...(schema.required ?? []), "requestId"]
   }
   return spec
 }
@@ -119,6 +138,12 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addError(UserNotFound)
       .addError(AssetNotFound)
       .annotate(OpenApi.Summary, "Ledger entries of a user, newest first")
+      .annotate(
+        OpenApi.Description,
+        `limit is 1 to ${HistoryLimitMax} (default ${HistoryLimitDefault}); offset is 0 to ${HistoryOffsetMax} ` +
+          "(default 0), since deep offsets make the database walk and discard rows: past it, page with cursor, " +
+          "the opaque nextCursor of the previous page, which never skips or repeats an entry while new ones arrive."
+      )
   )
 {}
 
@@ -137,6 +162,26 @@ export class HealthApi extends HttpApiGroup.make("health")
     HttpApiEndpoint.get("check", "/health")
       .addSuccess(Health)
       .annotate(OpenApi.Summary, "200 while the database answers, else 503")
+  )
+  .add(
+    HttpApiEndpoint.get("live", "/health/live")
+      .addSuccess(Liveness)
+      .annotate(OpenApi.Summary, "200 while the process answers; the database is not asked")
+      .annotate(
+        OpenApi.Description,
+        "For liveness probes and the container HEALTHCHECK: a database outage does not make it fail, so it does " +
+          "not get every instance restarted. It answers during a shutdown's drain too."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/health/ready")
+      .addSuccess(Health)
+      .annotate(OpenApi.Summary, "200 when the database answers and the service is not draining, else 503")
+      .annotate(
+        OpenApi.Description,
+        "For readiness probes and load balancers: 503 SERVICE_UNAVAILABLE with status \"unavailable\" while the " +
+          "database does not answer, \"shutting_down\" once SIGTERM has started the drain."
+      )
   )
 {}
 
@@ -163,11 +208,13 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .addError(ServiceUnavailable)
   .addError(Overloaded)
   .addError(InternalError)
-  .annotate(OpenApi.Transform, withoutDecodeError)
+  .annotate(OpenApi.Transform, (spec) => withRequestIdField(withoutDecodeError(spec)))
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(
     OpenApi.Description,
-    "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once."
+    "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once. " +
+      "Every response carries an x-request-id header (the request's X-Request-Id if it is at most 128 of " +
+      "[A-Za-z0-9._:-], else a fresh UUID), and every error body has it as requestId."
   )
 {}

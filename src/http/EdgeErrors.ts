@@ -17,6 +17,7 @@ import {
 } from "../domain/Http.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import { WalletApi } from "./Api.ts"
+import { MaxJsonDepth, nestsDeeperThan } from "./JsonDepth.ts"
 
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
 export const MaxBodyBytes = 64 * 1024
@@ -106,6 +107,9 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) =>
  */
 const isUndefinedEcho = (issue: { readonly message: string }) => issue.message.startsWith("Expected undefined,")
 
+/** Schema's messages quote the value they refused; a 60 KiB value is quoted only in part. */
+const echoAtMost = (message: string) => message.length > 300 ? `${message.slice(0, 300)}…` : message
+
 const clientIssues = (error: HttpApiDecodeError) => {
   const pathKey = (path: ReadonlyArray<PropertyKey>) => path.map(String).join("\u0000")
   const pathsWithRule = new Set(error.issues.filter((issue) => !isUndefinedEcho(issue)).map((issue) => pathKey(issue.path)))
@@ -113,7 +117,7 @@ const clientIssues = (error: HttpApiDecodeError) => {
     .filter((issue) => !(isUndefinedEcho(issue) && pathsWithRule.has(pathKey(issue.path))))
     .map((issue) => ({
       path: issue.path.map((key) => typeof key === "symbol" ? String(key) : key),
-      message: issue.path.length === 0 && issue._tag === "Type" ? "expected a JSON object" : issue.message
+      message: issue.path.length === 0 && issue._tag === "Type" ? "expected a JSON object" : echoAtMost(issue.message)
     }))
 }
 
@@ -129,9 +133,9 @@ const validationError = (error: HttpApiDecodeError) => {
 const tooLarge = (limit: number) => new PayloadTooLarge({ message: `Request bodies are limited to ${limit} bytes here` })
 
 /**
- * A body must be JSON and at most MaxBodyBytes (MaxBulkBodyBytes for a bulk request). The
- * declared length is checked before reading; a chunked body is read (the request caches it
- * for the handler) and measured.
+ * A body must be JSON, at most MaxBodyBytes (MaxBulkBodyBytes for a bulk request) and nested at
+ * most MaxJsonDepth levels. The declared length is checked before reading; a chunked body is
+ * measured once read.
  */
 const checkBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
@@ -143,9 +147,12 @@ const checkBody = Effect.gen(function*() {
   if (!contentType.toLowerCase().startsWith("application/json")) {
     return yield* new UnsupportedMediaType({ message: "Request bodies must be JSON (Content-Type: application/json)" })
   }
-  if (Number.isNaN(declared)) {
-    const body = yield* Effect.orDie(request.text)
-    if (Buffer.byteLength(body) > limit) return yield* tooLarge(limit)
+  // The request caches the text, so the handler's decoding reads it from here.
+  const body = yield* Effect.orDie(request.text)
+  if (Number.isNaN(declared) && Buffer.byteLength(body) > limit) return yield* tooLarge(limit)
+  if (nestsDeeperThan(body, MaxJsonDepth)) {
+    const message = `nested deeper than ${MaxJsonDepth} levels`
+    return yield* new ValidationError({ message: `Invalid request: request: ${message}`, issues: [{ path: [], message }] })
   }
 })
 

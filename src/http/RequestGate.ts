@@ -2,6 +2,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import { ServiceUnavailable } from "../domain/Http.ts"
+
+/** What a request refused by a draining gate is told. */
+export const shuttingDownError = new ServiceUnavailable({
+  status: "shutting_down",
+  message: "The server is shutting down; retry on another instance"
+})
 
 /**
  * Counts requests in flight so that shutdown can wait for them: on SIGTERM new requests are
@@ -39,6 +46,15 @@ export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
         Effect.asVoid
       )
 
-    return { admit, drain } as const
+    /**
+     * Fails while draining: the readiness probe says so even when it was admitted just before
+     * the drain began (probes that pass the gate, such as liveness, are not refused by it).
+     */
+    const refuseWhileDraining = Effect.flatMap(
+      Ref.get(draining),
+      (isDraining) => isDraining ? Effect.fail(shuttingDownError) : Effect.void
+    )
+
+    return { admit, drain, refuseWhileDraining } as const
   })
 }) {}

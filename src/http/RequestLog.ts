@@ -6,7 +6,8 @@ import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
-import { RequestGate } from "./RequestGate.ts"
+import { RequestGate, shuttingDownError } from "./RequestGate.ts"
+import { requestIdFrom, requestIdHeader, withRequestId } from "./RequestId.ts"
 
 // The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
 // included, so that the derived client decodes them like any other error.
@@ -21,43 +22,64 @@ const internalError = HttpServerResponse.unsafeJson(
 const retryAfterSeconds = "1"
 
 const shuttingDown = HttpServerResponse.unsafeJson(
-  Schema.encodeSync(ServiceUnavailable)(
-    new ServiceUnavailable({ status: "shutting_down", message: "The server is shutting down; retry on another instance" })
-  ),
-  // Written by this middleware itself, so it does not pass the pre-response handler below.
-  { status: 503, headers: { connection: "close", "retry-after": retryAfterSeconds } }
+  Schema.encodeSync(ServiceUnavailable)(shuttingDownError),
+  // Written by this middleware itself, so it does not pass the pre-response handler below:
+  // `finish` is applied where it is returned.
+  { status: 503, headers: { connection: "close" } }
 )
 
 /**
- * The outermost middleware: admits the request through the gate, writes one log line per
- * request with method, path, status and duration, and counts it in the metrics. Query strings
- * and bodies are not logged.
+ * The liveness probe passes the gate: while the service drains it is still alive (the readiness
+ * probe says it is going away), and an orchestrator should not kill it before it has finished.
+ */
+const livenessPath = "/api/health/live"
+
+/**
+ * What every response gets on its way out: its request id (header, and error body), and on a
+ * 503, which is temporary by definition, when to retry.
+ */
+const finish = (response: HttpServerResponse.HttpServerResponse, requestId: string) => {
+  const withId = withRequestId(response, requestId)
+  return response.status === 503 ? HttpServerResponse.setHeader(withId, "retry-after", retryAfterSeconds) : withId
+}
+
+/**
+ * The outermost middleware: names the request (X-Request-Id), admits it through the gate,
+ * writes one log line per request with method, path, status and duration, and counts it in the
+ * metrics. Every log line of the request carries its id. Query strings and bodies are not logged.
  */
 export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, RequestGate> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const requestId = requestIdFrom(request.headers[requestIdHeader])
+    return yield* Effect.annotateLogs(handle(app, request, requestId), { requestId })
+  })
+
+const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerRequest, requestId: string) =>
+  Effect.gen(function*() {
+    const path = new URL(request.url, "http://localhost").pathname
     const gate = yield* RequestGate
     const startedMs = yield* Clock.currentTimeMillis
-    // The response is written before this middleware sees it, so the header goes in a handler
-    // that runs just before it is sent. Every 503 is temporary by definition: say when to retry.
-    yield* HttpApp.appendPreResponseHandler((_, response) =>
-      Effect.succeed(response.status === 503 ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds) : response)
+    // The app writes its response before this middleware sees it, so what every response gets
+    // is added in a handler that runs just before it is sent.
+    yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(finish(response, requestId)))
+    // The two responses written here, when the app wrote none, do not pass that handler.
+    const handled = app.pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logError("Unhandled failure", cause).pipe(Effect.as(finish(internalError, requestId)))
+      )
     )
-    const exit = yield* gate.admit(
-      app.pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.logError("Unhandled failure", cause).pipe(Effect.as(internalError))
-        )
-      ),
-      Effect.succeed(shuttingDown)
-    ).pipe(Effect.exit)
+    const refused = Effect.succeed(finish(shuttingDown, requestId))
+    const exit = yield* (path.replace(/\/$/, "") === livenessPath ? handled : gate.admit(handled, refused)).pipe(
+      Effect.exit
+    )
     const durationMs = (yield* Clock.currentTimeMillis) - startedMs
     // No response means the client went away and the request was interrupted.
     const status = Exit.isSuccess(exit) ? exit.value.status : 499
     yield* Effect.logInfo("request").pipe(
       Effect.annotateLogs({
         method: request.method,
-        path: new URL(request.url, "http://localhost").pathname,
+        path,
         status,
         durationMs
       })

@@ -97,9 +97,12 @@ describe("the bulk endpoint", () => {
   })
 })
 
-/** Everything an answer says but the ids and times the ledger picks. */
+/**
+ * Everything an answer says but the ids and times the ledger picks, and the id of the request
+ * that answered (a single error body names its request; a bulk item's is its bulk request's).
+ */
 const comparable = ({ body, index, status }: Result) => {
-  const { createdAt: _c, transactionId: _t, ...rest } = body
+  const { createdAt: _c, transactionId: _t, requestId: _r, ...rest } = body
   return { index, status, body: rest }
 }
 

@@ -250,6 +250,10 @@ describe("the HTTP edge", () => {
     const topup = (doc.body.paths as Record<string, any>)["/api/wallets/topup"].post
     expect(JSON.stringify(topup.responses["400"])).toContain("#/components/schemas/ValidationError")
     expect(Object.keys(topup.responses)).toEqual(expect.arrayContaining(["201", "400", "404", "413", "415", "422", "500"]))
+    // The history's limits are written where clients read them.
+    const history = (doc.body.paths as Record<string, any>)["/api/wallets/{userId}/transactions"].get
+    expect(history.description).toContain("offset is 0 to 10000")
+    expect(history.description).toContain("limit is 1 to 100")
   })
 
   test("the docs page loads no script or stylesheet from another host", async () => {

@@ -9,6 +9,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { makeWalletClient, type WalletClient } from "../../src/client.ts"
+import type { RequestGate } from "../../src/http/RequestGate.ts"
 import { ServiceLive } from "../../src/Service.ts"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { freePort, FreshDatabaseLive } from "./Database.ts"
@@ -16,13 +17,13 @@ import { freePort, FreshDatabaseLive } from "./Database.ts"
 /**
  * The real service, layer graph and all, on a free port over a database of its own. Tests
  * talk to it through the derived client (or raw fetch for malformed input) and read the
- * ledger through its SqlClient to check invariants.
+ * ledger through its SqlClient to check invariants (or reach its RequestGate to start a drain).
  */
 export interface TestService {
   readonly baseUrl: string
   readonly databaseUrl: string
   readonly client: WalletClient
-  readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | RequestGate>) => Promise<A>
   readonly fetch: (path: string, init?: RequestInit) => Promise<Response>
   readonly dispose: () => Promise<void>
 }
