@@ -22,12 +22,15 @@ export interface WriteCommand {
   readonly description: string | null
   readonly idempotencyKey: IdempotencyKey
   readonly fingerprint: string
+  /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
+  readonly requestId: string | null
 }
 
 export const writeCommand = (
   type: WriteType,
   request: Omit<WriteRequest, "idempotencyKey">,
-  idempotencyKey: IdempotencyKey
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null
 ): WriteCommand => {
   const description = request.description ?? null
   return {
@@ -37,6 +40,7 @@ export const writeCommand = (
     amount: request.amount,
     description,
     idempotencyKey,
+    requestId,
     fingerprint: createHash("sha256")
       .update(JSON.stringify([type, request.userId, request.assetCode, request.amount, description]))
       .digest("hex")
@@ -56,6 +60,8 @@ export interface IdempotencyRecord {
   readonly fingerprint: string
   readonly outcome: StoredOutcome
   readonly responseBody: unknown
+  /** The id of the request that decided it, which its error body named. */
+  readonly requestId: string | null
 }
 
 /**
@@ -64,7 +70,7 @@ export interface IdempotencyRecord {
  */
 export type WriteResult = Data.TaggedEnum<{
   Applied: { readonly receipt: Receipt }
-  Replayed: { readonly outcome: StoredOutcome; readonly body: unknown }
+  Replayed: { readonly outcome: StoredOutcome; readonly body: unknown; readonly requestId: string | null }
 }>
 export const WriteResult = Data.taggedEnum<WriteResult>()
 

@@ -1,4 +1,5 @@
 import { HttpBody, HttpServerResponse } from "@effect/platform"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 
@@ -10,6 +11,12 @@ import { randomUUID } from "node:crypto"
  */
 
 export const requestIdHeader = "x-request-id"
+
+/**
+ * The id of the request the current fiber serves, for handlers that pass it on as plain data:
+ * a write keeps it with its stored outcome, so that a replay names the first request again.
+ */
+export const currentRequestId = FiberRef.unsafeMake<string | null>(null)
 
 /** The most characters of a client's id that are kept; longer ones are replaced, not cut. */
 export const RequestIdMaxChars = 128

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
 import { RequestGate, shuttingDownError } from "./RequestGate.ts"
-import { requestIdFrom, requestIdHeader, withRequestId } from "./RequestId.ts"
+import { currentRequestId, requestIdFrom, requestIdHeader, withRequestId } from "./RequestId.ts"
 
 // The bodies this middleware writes itself are the contract's error classes encoded, `_tag`
 // included, so that the derived client decodes them like any other error.
@@ -52,7 +52,9 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const requestId = requestIdFrom(request.headers[requestIdHeader])
-    return yield* Effect.annotateLogs(handle(app, request, requestId), { requestId })
+    return yield* Effect.annotateLogs(handle(app, request, requestId), { requestId }).pipe(
+      Effect.locally(currentRequestId, requestId)
+    )
   })
 
 const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerRequest, requestId: string) =>

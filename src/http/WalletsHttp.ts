@@ -3,6 +3,7 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
@@ -15,6 +16,7 @@ import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
+import { currentRequestId } from "./RequestId.ts"
 
 /** The status of a stored outcome, chosen here at the edge from the error classes' own annotations. */
 const storedStatus: Record<StoredOutcome, number> = {
@@ -23,14 +25,22 @@ const storedStatus: Record<StoredOutcome, number> = {
   BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit)
 }
 
-/** A replay is the first response again, byte for byte, marked so the client can tell. */
+/**
+ * A replay is the first response again, byte for byte, marked so the client can tell. An error
+ * body named its request: the first request's id goes back in, where withRequestId put it.
+ */
 const respond = (result: WriteResult) =>
   result._tag === "Applied"
     ? result.receipt
-    : HttpServerResponse.unsafeJson(result.body, {
-      status: storedStatus[result.outcome],
-      headers: { "idempotent-replayed": "true" }
-    })
+    : HttpServerResponse.unsafeJson(
+      result.outcome !== "APPLIED" && result.requestId !== null && typeof result.body === "object"
+        ? { ...result.body, requestId: result.requestId }
+        : result.body,
+      { status: storedStatus[result.outcome], headers: { "idempotent-replayed": "true" } }
+    )
+
+/** What a write handler passes on: the request's id, kept with a stored outcome. */
+const requestId = FiberRef.get(currentRequestId)
 
 const ItemError = Schema.Union(
   IdempotencyKeyReused,
@@ -86,11 +96,14 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
   Effect.gen(function*() {
     const wallets = yield* WalletService
     return handlers
-      .handle("topup", ({ headers, payload }) => Effect.map(wallets.topup(payload, headers["idempotency-key"]), respond))
-      .handle("bonus", ({ headers, payload }) => Effect.map(wallets.bonus(payload, headers["idempotency-key"]), respond))
-      .handle("spend", ({ headers, payload }) => Effect.map(wallets.spend(payload, headers["idempotency-key"]), respond))
+      .handle("topup", ({ headers, payload }) =>
+        requestId.pipe(Effect.flatMap((id) => wallets.topup(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+      .handle("bonus", ({ headers, payload }) =>
+        requestId.pipe(Effect.flatMap((id) => wallets.bonus(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+      .handle("spend", ({ headers, payload }) =>
+        requestId.pipe(Effect.flatMap((id) => wallets.spend(payload, headers["idempotency-key"], id)), Effect.map(respond)))
       .handle("bulk", ({ payload }) =>
-        wallets.bulk(payload.items).pipe(
+        requestId.pipe(Effect.flatMap((id) => wallets.bulk(payload.items, id))).pipe(
           Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),
           Effect.map((results) => new BulkWriteResult({ results }))
         ))

@@ -32,7 +32,8 @@ const StoredRecordRow = Schema.Struct({
   key: Schema.String,
   fingerprint: Schema.String,
   outcome: StoredOutcome,
-  responseBody: Schema.Unknown
+  responseBody: Schema.Unknown,
+  requestId: Schema.NullOr(Schema.String)
 })
 
 /** A transaction of a batch with its two entries, ready to be written. */
@@ -53,6 +54,7 @@ export interface KeyRecord {
   readonly key: IdempotencyKey
   /** The fingerprint of the command that decided: not always the one that claimed the key. */
   readonly fingerprint: string
+  readonly requestId: string | null
   readonly outcome: StoredOutcome
   readonly responseBody: unknown
   readonly transactionId: TransactionId | null
@@ -109,7 +111,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         Request: Schema.Array(Schema.String),
         Result: StoredRecordRow,
         execute: (keys) =>
-          sql`SELECT key, fingerprint, outcome, response_body FROM idempotency_records WHERE key = ANY(${keys}::varchar[])`
+          sql`
+            SELECT key, fingerprint, outcome, response_body, request_id
+              FROM idempotency_records WHERE key = ANY(${keys}::varchar[])`
       })(keys).pipe(
         Effect.map((rows) =>
           new Map(rows.map((row): [string, IdempotencyRecord] => [row.key, row]))
@@ -192,12 +196,13 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         ), recorded AS (
           UPDATE idempotency_records
              SET fingerprint = r.fingerprint, outcome = r.outcome, response_body = r.body::json,
-                 transaction_id = r.transaction_id
+                 transaction_id = r.transaction_id, request_id = r.request_id
             FROM unnest(${batch.records.map((r) => r.key)}::varchar[], ${batch.records.map((r) => r.fingerprint)}::char(64)[],
                         ${batch.records.map((r) => r.outcome)}::varchar[],
                         ${batch.records.map((r) => JSON.stringify(r.responseBody))}::text[],
-                        ${batch.records.map((r) => r.transactionId)}::uuid[])
-                 AS r (key, fingerprint, outcome, body, transaction_id)
+                        ${batch.records.map((r) => r.transactionId)}::uuid[],
+                        ${batch.records.map((r) => r.requestId)}::varchar[])
+                 AS r (key, fingerprint, outcome, body, transaction_id, request_id)
            WHERE idempotency_records.key = r.key
         ), freed AS (
           DELETE FROM idempotency_records WHERE key = ANY(${batch.freedKeys}::varchar[])

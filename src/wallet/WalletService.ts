@@ -46,10 +46,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     const write = (type: WriteType) =>
       Effect.fn(`WalletService.${type.toLowerCase()}`)(function*(
         request: WriteRequest,
-        headerKey: IdempotencyKey | undefined
+        headerKey: IdempotencyKey | undefined,
+        requestId: string | null
       ) {
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
-        return yield* committer.submit(writeCommand(type, request, key))
+        return yield* committer.submit(writeCommand(type, request, key, requestId))
       }, (write) => Effect.tapBoth(write, {
         onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
         onFailure: (error) => countWrite(type, error.code)
@@ -59,8 +60,10 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      * A bulk request: every item independent, under its own key, each outcome its own and in
      * item order. All items are queued at once (or none, when the queue cannot take them).
      */
-    const bulk = Effect.fn("WalletService.bulk")(function*(items: ReadonlyArray<BulkWriteItem>) {
-      const exits = yield* committer.submitAll(items.map((item) => writeCommand(item.type, item, item.idempotencyKey)))
+    const bulk = Effect.fn("WalletService.bulk")(function*(items: ReadonlyArray<BulkWriteItem>, requestId: string | null) {
+      const exits = yield* committer.submitAll(
+        items.map((item) => writeCommand(item.type, item, item.idempotencyKey, requestId))
+      )
       yield* Effect.forEach(exits, (exit, i) => countOutcome(items[i]!.type)(exit), { discard: true })
       return exits
     })
@@ -129,8 +132,8 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      */
     const credit = (type: "TOPUP" | "BONUS") => {
       const run = write(type)
-      return (request: WriteRequest, headerKey: IdempotencyKey | undefined) =>
-        run(request, headerKey).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
+      return (request: WriteRequest, headerKey: IdempotencyKey | undefined, requestId: string | null) =>
+        run(request, headerKey, requestId).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
     }
 
     return {

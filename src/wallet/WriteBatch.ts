@@ -55,7 +55,7 @@ const postingOf = (command: WriteCommand, wallets: { readonly player: WalletId; 
 
 const replayOf = (command: WriteCommand, record: IdempotencyRecord): WriteExit =>
   record.fingerprint === command.fingerprint
-    ? Exit.succeed(WriteResult.Replayed({ outcome: record.outcome, body: record.responseBody }))
+    ? Exit.succeed(WriteResult.Replayed({ outcome: record.outcome, body: record.responseBody, requestId: record.requestId }))
     : Exit.fail(IdempotencyKeyReused.of(command.idempotencyKey))
 
 /**
@@ -132,9 +132,9 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
       const posting = postingOf(command, wallets.right)
       const outcome = sheet.post(posting)
       const keep = (outcome: StoredOutcome, responseBody: unknown, transactionId: TransactionId | null) => {
-        const record = { fingerprint: command.fingerprint, outcome, responseBody }
+        const record = { fingerprint: command.fingerprint, outcome, responseBody, requestId: command.requestId }
         records.set(command.idempotencyKey, record)
-        written.push({ key: command.idempotencyKey, fingerprint: command.fingerprint, outcome, responseBody, transactionId })
+        written.push({ key: command.idempotencyKey, ...record, transactionId })
       }
       if (Either.isLeft(outcome)) {
         const rejection = outcome.left
