@@ -7,15 +7,17 @@ import { RequestGate } from "./http/RequestGate.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { SqlLive } from "./Sql.ts"
 import { Committer } from "./wallet/Committer.ts"
+import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
- * Committer and WalletService. The committer is built after the pool, so on shutdown it
- * commits and answers what is queued before the pool closes.
+ * Committer, WalletService and the pruning of old idempotency records. The committer is built
+ * after the pool, so on shutdown it commits and answers what is queued before the pool closes.
  */
 export const WalletLive = WalletService.Default.pipe(
   Layer.provide(Committer.Default),
+  Layer.merge(IdempotencyRetention.Default),
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )

@@ -100,7 +100,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         INSERT INTO idempotency_records (key, fingerprint)
         SELECT key, fingerprint FROM unnest(${claims.map((c) => c.key)}::varchar[], ${claims.map((c) => c.fingerprint)}::char(64)[])
                AS claim (key, fingerprint)
-        ON CONFLICT (key) DO NOTHING
+        -- Not DO NOTHING: a WHERE false update still locks the used key's row until COMMIT,
+        -- so the retention pruner (SKIP LOCKED) cannot delete it before storedRecords reads it.
+        ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key WHERE false
         RETURNING key, created_at`.pipe(
         Effect.map((rows) => ({ keys: new Set(rows.map((row) => row.key)), createdAt: rows[0]?.createdAt }))
       )
@@ -291,6 +293,23 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
           SELECT id FROM created`
     })
 
+    /**
+     * Deletes up to `limit` of the oldest records created before `cutoff`. SKIP LOCKED: a key a
+     * write is claiming right now is never waited on, and two processes pruning at once take
+     * different rows. Returns how many it deleted.
+     */
+    const pruneIdempotencyRecords = (cutoff: Date, limit: number) =>
+      sql<{ readonly key: string }>`
+        DELETE FROM idempotency_records
+         WHERE key IN (
+           SELECT key FROM idempotency_records
+            WHERE created_at < ${cutoff}
+            ORDER BY created_at
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+         )
+        RETURNING key`.pipe(Effect.map((rows) => rows.length))
+
     const ping = sql`SELECT 1`.pipe(Effect.asVoid)
 
     return {
@@ -309,6 +328,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances(userId, assetCode)),
       history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history(userId, query)),
       createUser: (username: Username) => Effect.orDie(createUser(username)),
+      pruneIdempotencyRecords,
       /** Fails (typed) when the database does not answer: health reports it rather than dying. */
       ping
     } as const

@@ -36,3 +36,8 @@ export const writeBatchSize = Metric.histogram(
 export const writeQueueDepth = Metric.gauge("wallet_write_queue_depth", {
   description: "Writes admitted to the group committer and not yet answered (bounded by WRITE_QUEUE_MAX)"
 })
+
+export const idempotencyRecordsPruned = Metric.counter("wallet_idempotency_records_pruned_total", {
+  description: "Idempotency records deleted after IDEMPOTENCY_RETENTION",
+  incremental: true
+})
