@@ -1,7 +1,7 @@
 import { HttpApiSchema } from "@effect/platform"
 import * as Schema from "effect/Schema"
 import { errorCode } from "./ErrorCode.ts"
-import { BoundedText } from "./Limits.ts"
+import { BoundedText, MaxAmount } from "./Limits.ts"
 
 /**
  * The code of a currency, compared case-sensitively. Its shape is not checked here: a code
@@ -20,5 +20,47 @@ export class AssetNotFound extends Schema.TaggedError<AssetNotFound>()(
 ) {
   static of(assetCode: string) {
     return new AssetNotFound({ assetCode, message: `Asset ${assetCode} does not exist` })
+  }
+}
+
+/** The code of a new asset: what the database's CHECK allows, refused with a 400 before it gets there. */
+export const NewAssetCode = Schema.String.pipe(
+  Schema.pattern(/^[A-Z][A-Z0-9_]{0,31}$/, {
+    message: () => "expected 1 to 32 of A-Z, 0-9 and '_', starting with a letter"
+  }),
+  Schema.compose(AssetCode)
+)
+
+/**
+ * How far below zero a player's balance of this asset may go, and only through a reversal
+ * that allows debt (a refund of coins already spent). 0: never below zero.
+ */
+export const MaxDebt = Schema.Int.pipe(
+  Schema.between(0, MaxAmount),
+  Schema.annotations({ description: "How far below zero a reversal may take a player's balance (0 to 9007199254740991)" })
+)
+
+export class NewAsset extends Schema.Class<NewAsset>("NewAsset")({
+  code: NewAssetCode,
+  name: BoundedText({ minChars: 1, maxChars: 100 }),
+  maxDebt: Schema.optionalWith(MaxDebt, { default: () => 0 })
+}) {}
+
+export class Asset extends Schema.Class<Asset>("Asset")({
+  code: AssetCode,
+  name: Schema.String,
+  maxDebt: MaxDebt,
+  createdAt: Schema.Date
+}) {}
+
+export class AssetList extends Schema.Class<AssetList>("AssetList")({ assets: Schema.Array(Asset) }) {}
+
+export class AssetExists extends Schema.TaggedError<AssetExists>()(
+  "AssetExists",
+  { code: errorCode("ASSET_EXISTS"), message: Schema.String, assetCode: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  static of(assetCode: string) {
+    return new AssetExists({ assetCode, message: `Asset ${assetCode} already exists` })
   }
 }

@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
-import { AssetNotFound } from "../domain/Asset.ts"
+import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
@@ -157,6 +157,26 @@ export class UsersApi extends HttpApiGroup.make("users")
   )
 {}
 
+export class AssetsApi extends HttpApiGroup.make("assets")
+  .add(
+    HttpApiEndpoint.get("list", "/assets")
+      .addSuccess(AssetList)
+      .annotate(OpenApi.Summary, "Every currency the ledger holds, by code")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/assets")
+      .setPayload(NewAsset)
+      .addSuccess(Asset, { status: 201 })
+      .addError(AssetExists)
+      .annotate(OpenApi.Summary, "Add a currency; the treasury gets its wallet at once, players on their first write")
+      .annotate(
+        OpenApi.Description,
+        "code: 1 to 32 of A-Z, 0-9 and '_', starting with a letter; name: 1 to 100 characters; maxDebt (default 0): " +
+          "how far below zero a reversal that allows debt may take a player's balance. 409 ASSET_EXISTS if the code is taken."
+      )
+  )
+{}
+
 export class HealthApi extends HttpApiGroup.make("health")
   .add(
     HttpApiEndpoint.get("check", "/health")
@@ -196,6 +216,7 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
+  .add(AssetsApi)
   .add(HealthApi)
   .add(MetricsApi)
   .prefix("/api")

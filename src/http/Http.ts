@@ -3,6 +3,7 @@ import { BunHttpServer } from "@effect/platform-bun"
 import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { WalletApi } from "./Api.ts"
+import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
@@ -16,7 +17,7 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive, MetricsHttpLive])
+  Layer.provide([WalletsHttpLive, UsersHttpLive, AssetsHttpLive, HealthHttpLive, MetricsHttpLive])
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */

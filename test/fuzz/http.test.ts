@@ -173,8 +173,8 @@ describe("HTTP fuzz", () => {
       fc.tuple(fc.constantFrom(...writePaths), writeBody.map((b) => JSON.stringify(b))),
       fc.tuple(fc.constant("/api/wallets/batch"), bulkBody.map((b) => JSON.stringify(b))),
       fc.tuple(fc.constant("/api/users"), userBody.map((b) => JSON.stringify(b))),
-      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users"), fc.jsonValue().map((v) => JSON.stringify(v) ?? "null")),
-      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users"), deepJson)
+      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), fc.jsonValue().map((v) => JSON.stringify(v) ?? "null")),
+      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), deepJson)
     )
     const headers = fc.record({
       "content-type": jsonContentType,
@@ -201,7 +201,7 @@ describe("HTTP fuzz", () => {
       { nil: undefined }
     )
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users"), payload, contentType, async (path, body, type) =>
+      fc.asyncProperty(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), payload, contentType, async (path, body, type) =>
         send("POST", path, type === undefined ? {} : { "content-type": type }, body)),
       { numRuns: share(0.2) }
     )
@@ -216,7 +216,7 @@ describe("HTTP fuzz", () => {
       segment.map((s) => `/api/wallets/${s}/balance`),
       segment.map((s) => `/api/wallets/${s}/transactions`),
       fc.constantFrom(
-        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/health",
+        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/health",
         "/api/health/live", "/api/health/ready", "/api/metrics", "/api/openapi.json", "/docs", "/", "/api", "/api/", "/api/wallets",
         "/API/HEALTH", "/api/health/", "/api//health", "/api/nothing", "/favicon.ico"
       ),

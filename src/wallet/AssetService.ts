@@ -1,0 +1,23 @@
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { AssetExists, AssetList, type NewAsset } from "../domain/Asset.ts"
+import { AssetRepository } from "../ledger/AssetRepository.ts"
+
+/** Listing and creating the currencies the ledger holds. */
+export class AssetService extends Effect.Service<AssetService>()("AssetService", {
+  effect: Effect.gen(function*() {
+    const assets = yield* AssetRepository
+
+    const list = Effect.map(assets.list, (all) => new AssetList({ assets: all })).pipe(Effect.withSpan("AssetService.list"))
+
+    const create = Effect.fn("AssetService.create")(function*(request: NewAsset) {
+      const created = yield* assets.create(request)
+      return yield* Option.match(created, {
+        onNone: () => Effect.fail(AssetExists.of(request.code)),
+        onSome: Effect.succeed
+      })
+    })
+
+    return { list, create } as const
+  })
+}) {}
