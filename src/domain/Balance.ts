@@ -3,7 +3,12 @@ import { AssetCode } from "./Asset.ts"
 import { Balance } from "./Money.ts"
 import { UserId } from "./User.ts"
 
-export const BalanceQuery = Schema.Struct({ assetCode: Schema.optional(AssetCode) })
+export const BalanceQuery = Schema.Struct({
+  assetCode: Schema.optional(AssetCode),
+  at: Schema.optional(Schema.Date).annotations({
+    description: "An ISO-8601 time: the balances as they were then (by the start time of each ledger transaction)"
+  })
+})
 
 export class AssetBalance extends Schema.Class<AssetBalance>("AssetBalance")({
   userId: UserId,

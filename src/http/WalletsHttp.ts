@@ -107,6 +107,6 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
           Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),
           Effect.map((results) => new BulkWriteResult({ results }))
         ))
-      .handle("balance", ({ path, urlParams }) => wallets.balance(path.userId, urlParams.assetCode))
+      .handle("balance", ({ path, urlParams }) => wallets.balance(path.userId, urlParams.assetCode, urlParams.at))
       .handle("history", ({ path, urlParams }) => wallets.history(path.userId, urlParams))
   }))

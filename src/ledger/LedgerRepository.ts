@@ -240,6 +240,29 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       })(undefined)
 
     /**
+     * The balances as they were at `at`: each wallet's balance after its last entry created
+     * then or before, found down the (wallet_id, created_at DESC, id DESC) index in one probe
+     * per wallet. Rows as `balances` gives them.
+     */
+    const balancesAt = (userId: UserId, assetCode: AssetCode | undefined, at: Date) =>
+      SqlSchema.findAll({
+        Request: Schema.Void,
+        Result: BalanceRow,
+        execute: () =>
+          sql`
+            SELECT a.code AS "assetCode",
+                   coalesce((SELECT e.balance_after FROM ledger_entries e
+                              WHERE e.wallet_id = w.id AND e.created_at <= ${at}
+                              ORDER BY e.created_at DESC, e.id DESC
+                              LIMIT 1), 0) AS balance
+              FROM users u
+              CROSS JOIN assets a
+              LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
+             WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
+             ORDER BY a.code`
+      })(undefined)
+
+    /**
      * Newest first by entry id; one row more than asked, to know whether a next page exists.
      * Each of the user's wallets is read down its own (wallet_id, id DESC) index, at most as
      * far as the page reaches, and only the page is joined to its transactions: walking the
@@ -326,6 +349,8 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),
       balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances(userId, assetCode)),
+      balancesAt: (userId: UserId, assetCode: AssetCode | undefined, at: Date) =>
+        Effect.orDie(balancesAt(userId, assetCode, at)),
       history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history(userId, query)),
       createUser: (username: Username) => Effect.orDie(createUser(username)),
       pruneIdempotencyRecords,

@@ -81,8 +81,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       if (!found.assetExists) return yield* AssetNotFound.of(assetCode ?? "")
     })
 
-    const balance = Effect.fn("WalletService.balance")(function*(userId: UserId, assetCode: AssetCode | undefined) {
-      const rows = yield* ledger.balances(userId, assetCode)
+    /** Today's balances, or with `at` those of that moment. */
+    const balance = Effect.fn("WalletService.balance")(function*(
+      userId: UserId,
+      assetCode: AssetCode | undefined,
+      at?: Date
+    ) {
+      const rows = yield* (at === undefined ? ledger.balances(userId, assetCode) : ledger.balancesAt(userId, assetCode, at))
       if (rows.length === 0) yield* explainEmpty(userId, assetCode)
       if (assetCode !== undefined) {
         return new AssetBalance({ userId, assetCode, balance: rows[0]?.balance ?? 0 })
