@@ -22,6 +22,7 @@ import {
   IdempotencyKeyReused
 } from "../domain/Idempotency.ts"
 import { BalanceLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
+import { Reconciliation } from "../domain/Reconciliation.ts"
 import { NewUser, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 
@@ -177,6 +178,20 @@ export class AssetsApi extends HttpApiGroup.make("assets")
   )
 {}
 
+export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
+  .add(
+    HttpApiEndpoint.get("reconcile", "/reconciliation")
+      .addSuccess(Reconciliation)
+      .annotate(OpenApi.Summary, "Check that every asset sums to zero and every wallet equals its entries")
+      .annotate(
+        OpenApi.Description,
+        "One read-only statement over the whole ledger (one snapshot, one pass over the entries), one at a time per " +
+          "instance, cancelled after RECONCILIATION_TIMEOUT (503). ok is true only when every asset's balances sum to 0 " +
+          "and no wallet's balance differs from its credits minus its debits; up to 100 mismatched wallets are listed per asset."
+      )
+  )
+{}
+
 export class HealthApi extends HttpApiGroup.make("health")
   .add(
     HttpApiEndpoint.get("check", "/health")
@@ -217,6 +232,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
   .add(AssetsApi)
+  .add(ReconciliationApi)
   .add(HealthApi)
   .add(MetricsApi)
   .prefix("/api")

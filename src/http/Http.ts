@@ -7,6 +7,7 @@ import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
+import { ReconciliationHttpLive } from "./ReconciliationHttp.ts"
 import { requestLog } from "./RequestLog.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
@@ -17,7 +18,7 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, AssetsHttpLive, HealthHttpLive, MetricsHttpLive])
+  Layer.provide([WalletsHttpLive, UsersHttpLive, AssetsHttpLive, ReconciliationHttpLive, HealthHttpLive, MetricsHttpLive])
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */

@@ -1,0 +1,33 @@
+import * as Schema from "effect/Schema"
+import { AssetCode } from "./Asset.ts"
+import { WalletId } from "./Posting.ts"
+
+/** Most mismatched wallets listed per asset; the count says how many there are in all. */
+export const MismatchedWalletsListed = 100
+
+export class MismatchedWallet extends Schema.Class<MismatchedWallet>("MismatchedWallet")({
+  walletId: WalletId,
+  balance: Schema.Number,
+  entriesNet: Schema.Number.annotations({ description: "Its credits minus its debits in the ledger" })
+}) {}
+
+export class AssetReconciliation extends Schema.Class<AssetReconciliation>("AssetReconciliation")({
+  assetCode: AssetCode,
+  sumOfBalances: Schema.Number.annotations({ description: "0 when the asset is balanced" }),
+  wallets: Schema.Number,
+  transactions: Schema.Number,
+  mismatchedWalletCount: Schema.Number,
+  mismatchedWallets: Schema.Array(MismatchedWallet).annotations({
+    description: `Wallets whose balance is not their entries' net, by id, at most ${MismatchedWalletsListed}`
+  })
+}) {}
+
+export class Reconciliation extends Schema.Class<Reconciliation>("Reconciliation")({
+  ok: Schema.Boolean.annotations({ description: "Every asset sums to zero and every wallet equals its entries" }),
+  checkedAt: Schema.Date,
+  assets: Schema.Array(AssetReconciliation)
+}) {}
+
+/** The ledger's two global rules, on the figures of one asset. */
+export const isReconciled = (asset: AssetReconciliation): boolean =>
+  asset.sumOfBalances === 0 && asset.mismatchedWalletCount === 0
