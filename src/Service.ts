@@ -7,23 +7,27 @@ import { RequestGate } from "./http/RequestGate.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
+import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { SqlLive } from "./Sql.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
+import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
- * Committer, WalletService, AssetService, ReconciliationService and the pruning of old idempotency records. The committer is built
- * after the pool, so on shutdown it commits and answers what is queued before the pool closes.
+ * Committer and WalletService; beside them the lookups, assets, reconciliation and the pruning
+ * of old idempotency records. The committer is built after the pool, so on shutdown it
+ * commits and answers what is queued before the pool closes.
  */
 export const WalletLive = WalletService.Default.pipe(
   Layer.provide(Committer.Default),
   Layer.merge(IdempotencyRetention.Default),
   Layer.merge(AssetService.Default.pipe(Layer.provide(AssetRepository.Default))),
   Layer.merge(ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default))),
+  Layer.merge(TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))),
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )

@@ -22,6 +22,7 @@ import {
   IdempotencyKeyReused
 } from "../domain/Idempotency.ts"
 import { BalanceLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
+import { TransactionNotFound, TransactionPage, TransactionPath, TransactionDetail, TransactionQuery } from "../domain/Lookup.ts"
 import { Reconciliation } from "../domain/Reconciliation.ts"
 import { NewUser, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
@@ -158,6 +159,28 @@ export class UsersApi extends HttpApiGroup.make("users")
   )
 {}
 
+export class TransactionsApi extends HttpApiGroup.make("transactions")
+  .add(
+    HttpApiEndpoint.get("get", "/transactions/:transactionId")
+      .setPath(TransactionPath)
+      .addSuccess(TransactionDetail)
+      .addError(TransactionNotFound)
+      .annotate(OpenApi.Summary, "One transaction with its legs and every ledger entry")
+  )
+  .add(
+    HttpApiEndpoint.get("search", "/transactions")
+      .setUrlParams(TransactionQuery)
+      .addSuccess(TransactionPage)
+      .addError(UserNotFound)
+      .annotate(OpenApi.Summary, "A user's transactions, newest first, filtered by asset, type and time")
+      .annotate(
+        OpenApi.Description,
+        `userId is required; limit is 1 to ${HistoryLimitMax} (default ${HistoryLimitDefault}); from is inclusive, to ` +
+          "exclusive; page with cursor, the opaque nextCursor of the previous page (null on the last)."
+      )
+  )
+{}
+
 export class AssetsApi extends HttpApiGroup.make("assets")
   .add(
     HttpApiEndpoint.get("list", "/assets")
@@ -231,6 +254,7 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
+  .add(TransactionsApi)
   .add(AssetsApi)
   .add(ReconciliationApi)
   .add(HealthApi)

@@ -9,6 +9,7 @@ import { HealthHttpLive } from "./HealthHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { ReconciliationHttpLive } from "./ReconciliationHttp.ts"
 import { requestLog } from "./RequestLog.ts"
+import { TransactionsHttpLive } from "./TransactionsHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
 
@@ -18,7 +19,7 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, AssetsHttpLive, ReconciliationHttpLive, HealthHttpLive, MetricsHttpLive])
+  Layer.provide([WalletsHttpLive, UsersHttpLive, TransactionsHttpLive, AssetsHttpLive, ReconciliationHttpLive, HealthHttpLive, MetricsHttpLive])
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */

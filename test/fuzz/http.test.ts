@@ -216,7 +216,7 @@ describe("HTTP fuzz", () => {
       segment.map((s) => `/api/wallets/${s}/balance`),
       segment.map((s) => `/api/wallets/${s}/transactions`),
       fc.constantFrom(
-        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/health",
+        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/transactions", "/api/transactions?userId=2", "/api/reconciliation", "/api/health",
         "/api/health/live", "/api/health/ready", "/api/metrics", "/api/openapi.json", "/docs", "/", "/api", "/api/", "/api/wallets",
         "/API/HEALTH", "/api/health/", "/api//health", "/api/nothing", "/favicon.ico"
       ),
