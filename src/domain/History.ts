@@ -4,6 +4,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { AssetCode } from "./Asset.ts"
 import { Amount, Balance } from "./Money.ts"
+import { MetadataField } from "./Metadata.ts"
 import { TransactionId, TransactionType } from "./Transaction.ts"
 import { MaxAmount, PositiveIntFromString } from "./Limits.ts"
 
@@ -60,6 +61,7 @@ export class HistoryItem extends Schema.Class<HistoryItem>("HistoryItem")({
   amount: Amount,
   balanceAfter: Balance,
   description: Schema.NullOr(Schema.String),
+  metadata: MetadataField,
   createdAt: Schema.Date
 }) {}
 

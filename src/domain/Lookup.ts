@@ -4,6 +4,7 @@ import { AssetCode } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { HistoryCursor, HistoryLimitDefault, HistoryLimitMax } from "./History.ts"
 import { PositiveIntFromString } from "./Limits.ts"
+import { MetadataField } from "./Metadata.ts"
 import { Amount, Balance } from "./Money.ts"
 import { WalletId } from "./Posting.ts"
 import { TransactionId, TransactionType } from "./Transaction.ts"
@@ -36,6 +37,7 @@ export class TransactionDetail extends Schema.Class<TransactionDetail>("Transact
   legs: Schema.Array(TransactionLeg),
   entries: Schema.Array(TransactionEntry),
   description: Schema.NullOr(Schema.String),
+  metadata: MetadataField,
   createdAt: Schema.Date
 }) {}
 

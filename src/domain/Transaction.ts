@@ -4,6 +4,7 @@ import { AssetCode } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey } from "./Idempotency.ts"
 import { BoundedText } from "./Limits.ts"
+import { Metadata, MetadataField } from "./Metadata.ts"
 import { Amount, Balance } from "./Money.ts"
 import { UserId } from "./User.ts"
 
@@ -28,7 +29,8 @@ export class WriteRequest extends Schema.Class<WriteRequest>("WriteRequest")({
   assetCode: AssetCode,
   amount: Amount,
   idempotencyKey: Schema.optional(IdempotencyKey),
-  description: Schema.optional(Description)
+  description: Schema.optional(Description),
+  metadata: Schema.optional(Metadata)
 }) {}
 
 /** What a successful write returns, and what its idempotency key replays. */
@@ -40,6 +42,7 @@ export class Receipt extends Schema.Class<Receipt>("Receipt")({
   amount: Amount,
   balance: Balance.annotations({ description: "The user's balance after this transaction" }),
   description: Schema.NullOr(Schema.String),
+  metadata: MetadataField,
   createdAt: Schema.Date
 }) {}
 

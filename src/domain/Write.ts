@@ -7,6 +7,7 @@ import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
 import type { Amount } from "./Money.ts"
 import { BalanceLimit, Description, InsufficientFunds, type Receipt, WriteRequest, WriteType } from "./Transaction.ts"
+import { canonicalMetadata, Metadata } from "./Metadata.ts"
 import { SystemAccount, type UserId, UserNotFound } from "./User.ts"
 
 /**
@@ -20,6 +21,7 @@ export interface WriteCommand {
   readonly assetCode: AssetCode
   readonly amount: Amount
   readonly description: string | null
+  readonly metadata: Metadata
   readonly idempotencyKey: IdempotencyKey
   readonly fingerprint: string
   /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
@@ -33,16 +35,23 @@ export const writeCommand = (
   requestId: string | null = null
 ): WriteCommand => {
   const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  // Without metadata the fingerprint is what it was before metadata existed, so a retry that
+  // spans an upgrade still matches its key.
+  const fields: Array<unknown> = [type, request.userId, request.assetCode, request.amount, description]
+  const pairs = canonicalMetadata(metadata)
+  if (pairs.length > 0) fields.push(pairs)
   return {
     type,
     userId: request.userId,
     assetCode: request.assetCode,
     amount: request.amount,
     description,
+    metadata,
     idempotencyKey,
     requestId,
     fingerprint: createHash("sha256")
-      .update(JSON.stringify([type, request.userId, request.assetCode, request.amount, description]))
+      .update(JSON.stringify(fields))
       .digest("hex")
   }
 }
@@ -113,7 +122,8 @@ export class BulkWriteItem extends Schema.Class<BulkWriteItem>("BulkWriteItem")(
   assetCode: WriteRequest.fields.assetCode,
   amount: WriteRequest.fields.amount,
   idempotencyKey: IdempotencyKey,
-  description: Schema.optional(Description)
+  description: Schema.optional(Description),
+  metadata: Schema.optional(Metadata)
 }) {}
 
 export class BulkWriteRequest extends Schema.Class<BulkWriteRequest>("BulkWriteRequest")({

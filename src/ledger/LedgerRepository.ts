@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import { AssetCode } from "../domain/Asset.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
+import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
 import type { TransactionId, WriteType } from "../domain/Transaction.ts"
 import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
@@ -43,6 +44,7 @@ export interface TransactionRow {
   readonly assetCode: AssetCode
   readonly amount: number
   readonly description: string | null
+  readonly metadata: Metadata
   readonly debitWalletId: WalletId
   readonly debitBalanceAfter: number
   readonly creditWalletId: WalletId
@@ -181,10 +183,12 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       const balances = Array.from(batch.balances)
       return sql<{ createdAt: Date }>`
         WITH inserted AS (
-          INSERT INTO transactions (id, type, asset_code, amount, description)
-          SELECT * FROM unnest(${txs.map((t) => t.id)}::uuid[], ${txs.map((t) => t.type)}::varchar[],
-                               ${txs.map((t) => t.assetCode)}::varchar[], ${txs.map((t) => t.amount)}::bigint[],
-                               ${txs.map((t) => t.description)}::varchar[])
+          INSERT INTO transactions (id, type, asset_code, amount, description, metadata)
+          SELECT id, type, asset_code, amount, description, metadata::jsonb
+            FROM unnest(${txs.map((t) => t.id)}::uuid[], ${txs.map((t) => t.type)}::varchar[],
+                        ${txs.map((t) => t.assetCode)}::varchar[], ${txs.map((t) => t.amount)}::bigint[],
+                        ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[])
+                 AS t (id, type, asset_code, amount, description, metadata)
         ), entries AS (
           INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after)
           SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.walletId}::bigint[],
@@ -276,7 +280,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         execute: () =>
           sql`
             SELECT e.id, e.transaction_id, t.type, e.asset_code, e.entry_type, e.amount, e.balance_after,
-                   t.description, e.created_at
+                   t.description, t.metadata, e.created_at
               FROM (
                 SELECT page.* FROM wallets w
                  CROSS JOIN LATERAL (

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { AssetCode } from "../domain/Asset.ts"
 import { TransactionEntry } from "../domain/Lookup.ts"
+import { Metadata } from "../domain/Metadata.ts"
 import { TransactionId, TransactionType } from "../domain/Transaction.ts"
 import type { TransactionType as TransactionTypeT } from "../domain/Transaction.ts"
 import type { UserId } from "../domain/User.ts"
@@ -13,6 +14,7 @@ const TransactionRow = Schema.Struct({
   transactionId: TransactionId,
   type: TransactionType,
   description: Schema.NullOr(Schema.String),
+  metadata: Metadata,
   createdAt: Schema.DateFromSelf,
   entries: Schema.Array(TransactionEntry),
   /** The newest of the user's entries in it: the page's order and cursor. None for a lookup by id. */
@@ -47,7 +49,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
       Result: TransactionRow,
       execute: (id) =>
         sql`
-          SELECT t.id AS "transactionId", t.type, t.description, t.created_at AS "createdAt",
+          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
                  ${entriesJson} AS entries, NULL::bigint AS position
             FROM transactions t
             JOIN ledger_entries e ON e.transaction_id = t.id
@@ -90,7 +92,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
                ORDER BY position DESC
                LIMIT ${query.limit + 1}
             )
-            SELECT t.id AS "transactionId", t.type, t.description, t.created_at AS "createdAt",
+            SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
                    ${entriesJson} AS entries, p.position
               FROM picked p
               JOIN transactions t ON t.id = p.transaction_id

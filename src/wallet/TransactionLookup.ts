@@ -20,6 +20,7 @@ const detailOf = (row: TransactionRow) =>
     legs: legsOf(row.entries),
     entries: row.entries,
     description: row.description,
+    metadata: row.metadata,
     createdAt: row.createdAt
   })
 

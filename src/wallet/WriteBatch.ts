@@ -150,6 +150,7 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         assetCode: command.assetCode,
         amount: command.amount,
         description: command.description,
+        metadata: command.metadata,
         debitWalletId: posting.debitWalletId,
         debitBalanceAfter: outcome.right.debitBalanceAfter,
         creditWalletId: posting.creditWalletId,
@@ -163,6 +164,7 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         amount: command.amount,
         balance: command.type === "SPEND" ? outcome.right.debitBalanceAfter : outcome.right.creditBalanceAfter,
         description: command.description,
+        metadata: command.metadata,
         // Claimed keys exist whenever a command posts, and they carry the transaction's time.
         createdAt: createdAt!
       }, true)
