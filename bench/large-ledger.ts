@@ -5,8 +5,9 @@ import { percentile } from "./workload.ts"
 /**
  * Reads on a large ledger: `npm run bench:ledger` fills a fresh database with LEDGER_ENTRIES
  * ledger entries (default 1,000,000: topups from the treasury to LEDGER_PLAYERS players over
- * the last 30 days), then times the reconciliation and balances at a past time through the
- * service, and prints the query plans' index use.
+ * the last 30 days, each with an orderId in its metadata), then times the reconciliation,
+ * balances at a past time and lookups by metadata through the service, and prints the query
+ * plans' index use.
  */
 
 const entries = Number(process.env.LEDGER_ENTRIES ?? 1_000_000)
@@ -39,8 +40,9 @@ const generate = async (client: pg.Client) => {
     [transactions, players]
   )
   await client.query(
-    `INSERT INTO transactions (id, type, asset_code, amount, created_at)
-     SELECT tx, 'TOPUP', asset_code, amount, created_at FROM generated ORDER BY n`
+    `INSERT INTO transactions (id, type, asset_code, amount, created_at, metadata)
+     SELECT tx, 'TOPUP', asset_code, amount, created_at, jsonb_build_object('orderId', 'order-' || n, 'shop', 'web')
+       FROM generated ORDER BY n`
   )
   await client.query(
     `INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after, created_at)
@@ -126,10 +128,18 @@ try {
   for (let i = 0; i < 50; i++) {
     treasury.push((await timed(() => fetch(`${service.baseUrl}/api/wallets/1/balance?at=${randomPast()}`))).ms)
   }
+  const byMetadata: Array<number> = []
+  for (let i = 0; i < 200; i++) {
+    const order = `order-${1 + Math.floor(Math.random() * transactions)}`
+    const { body, ms } = await timed(() => fetch(`${service.baseUrl}/api/transactions?metadata[orderId]=${order}`))
+    if ((body.items as Array<unknown>).length !== 1) throw new Error(`${order}: ${JSON.stringify(body).slice(0, 300)}`)
+    byMetadata.push(ms)
+  }
   summary("balance, every asset (today)", now)
   summary("balance?at, every asset (random past time)", past)
   summary("balance?at&assetCode (random past time)", pastOne)
   summary("treasury balance?at (its wallets hold half the entries)", treasury)
+  summary("transactions?metadata[orderId]= (one match)", byMetadata)
 
   await plan(
     client,
@@ -138,6 +148,13 @@ try {
       WHERE e.wallet_id = (SELECT id FROM wallets WHERE user_id = 1 AND asset_code = 'GOLD_COINS')
         AND e.created_at <= $1 ORDER BY e.created_at DESC, e.id DESC LIMIT 1`,
     [randomPast()]
+  )
+  await plan(
+    client,
+    "transactions?metadata[orderId]=…",
+    `SELECT t.id FROM transactions t WHERE t.metadata @> $1::jsonb
+      ORDER BY (extract(epoch FROM t.created_at) * 1000000)::bigint DESC, t.id DESC LIMIT 21`,
+    [JSON.stringify({ orderId: `order-${Math.ceil(transactions / 2)}` })]
   )
 } finally {
   await client.end()

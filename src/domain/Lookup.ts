@@ -1,10 +1,13 @@
 import { HttpApiSchema } from "@effect/platform"
+import * as Encoding from "effect/Encoding"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { AssetCode } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
-import { HistoryCursor, HistoryLimitDefault, HistoryLimitMax } from "./History.ts"
-import { PositiveIntFromString } from "./Limits.ts"
-import { MetadataField } from "./Metadata.ts"
+import { HistoryLimitDefault, HistoryLimitMax } from "./History.ts"
+import { MaxAmount, PositiveIntFromString } from "./Limits.ts"
+import { Metadata, MetadataField, MetadataValueCharsMax } from "./Metadata.ts"
 import { Amount, Balance } from "./Money.ts"
 import { WalletId } from "./Posting.ts"
 import { TransactionId, TransactionType } from "./Transaction.ts"
@@ -72,8 +75,47 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
   }
 }
 
+/**
+ * Where a page of transactions stops, opaque to clients (base64url): below one of the user's
+ * ledger entries ("e<entryId>") for a search by user, below a transaction's (time in
+ * microseconds, id) for a search by metadata alone ("t<micros>.<uuid>").
+ */
+export type TransactionCursor =
+  | { readonly _tag: "Entry"; readonly entryId: number }
+  | { readonly _tag: "Time"; readonly micros: number; readonly transactionId: string }
+
+const cursorText = /^(?:e([1-9][0-9]{0,15})|t([1-9][0-9]{0,16})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))$/
+
+export const TransactionCursor = Schema.transformOrFail(
+  Schema.String,
+  Schema.declare((u): u is TransactionCursor => typeof u === "object" && u !== null && "_tag" in u),
+  {
+    strict: true,
+    decode: (cursor, _, ast) => {
+      const match = Either.match(Encoding.decodeBase64UrlString(cursor), {
+        onLeft: () => null,
+        onRight: (text) => cursorText.exec(text)
+      })
+      if (match !== null && match[1] !== undefined && Number(match[1]) <= MaxAmount) {
+        return ParseResult.succeed({ _tag: "Entry" as const, entryId: Number(match[1]) })
+      }
+      if (match !== null && match[2] !== undefined && Number(match[2]) <= MaxAmount) {
+        return ParseResult.succeed({ _tag: "Time" as const, micros: Number(match[2]), transactionId: match[3]! })
+      }
+      return ParseResult.fail(new ParseResult.Type(ast, cursor, "expected a cursor returned as nextCursor"))
+    },
+    encode: (cursor) =>
+      ParseResult.succeed(Encoding.encodeBase64Url(
+        cursor._tag === "Entry" ? `e${cursor.entryId}` : `t${cursor.micros}.${cursor.transactionId}`
+      ))
+  }
+).annotations({ description: "Opaque cursor from a previous page's nextCursor" })
+
+/** `metadata[orderId]=A-1001` in a query string. */
+const MetadataFilterKey = Schema.TemplateLiteral("metadata[", Schema.String, "]")
+
 export const TransactionQuery = Schema.Struct({
-  userId: UserIdFromString,
+  userId: Schema.optional(UserIdFromString),
   assetCode: Schema.optional(AssetCode),
   type: Schema.optional(TransactionType),
   from: Schema.optional(Schema.Date).annotations({ description: "ISO-8601; transactions created then or later" }),
@@ -81,12 +123,25 @@ export const TransactionQuery = Schema.Struct({
   limit: Schema.optional(PositiveIntFromString(HistoryLimitMax).pipe(Schema.greaterThanOrEqualTo(1))).annotations({
     description: `1 to ${HistoryLimitMax}, default ${HistoryLimitDefault}`
   }),
-  cursor: Schema.optional(HistoryCursor)
-})
+  cursor: Schema.optional(TransactionCursor)
+}, Schema.Record({ key: MetadataFilterKey, value: Schema.String }))
 export type TransactionQuery = typeof TransactionQuery.Type
+
+/**
+ * The `metadata[KEY]=VALUE` pairs of a search, checked as metadata is: at least one of them or
+ * a userId is required, so that no search walks the whole ledger.
+ */
+export const metadataFilterOf = (query: TransactionQuery): Either.Either<Metadata, string> => {
+  const filter: Record<string, string> = {}
+  for (const [name, value] of Object.entries(query)) {
+    if (name.startsWith("metadata[") && name.endsWith("]") && typeof value === "string") filter[name.slice(9, -1)] = value
+  }
+  return Either.mapLeft(Schema.decodeUnknownEither(Metadata)(filter), () =>
+    `metadata filters need keys of [A-Za-z0-9_.-]{1,64} (at most 16) and values of at most ${MetadataValueCharsMax} characters`)
+}
 
 export class TransactionPage extends Schema.Class<TransactionPage>("TransactionPage")({
   items: Schema.Array(TransactionDetail),
   limit: Schema.Int,
-  nextCursor: Schema.NullOr(HistoryCursor)
+  nextCursor: Schema.NullOr(TransactionCursor)
 }) {}

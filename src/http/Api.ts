@@ -172,11 +172,13 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .setUrlParams(TransactionQuery)
       .addSuccess(TransactionPage)
       .addError(UserNotFound)
-      .annotate(OpenApi.Summary, "A user's transactions, newest first, filtered by asset, type and time")
+      .annotate(OpenApi.Summary, "Transactions by user or by metadata, newest first, filtered by asset, type and time")
       .annotate(
         OpenApi.Description,
-        `userId is required; limit is 1 to ${HistoryLimitMax} (default ${HistoryLimitDefault}); from is inclusive, to ` +
-          "exclusive; page with cursor, the opaque nextCursor of the previous page (null on the last)."
+        "userId, or at least one metadata[KEY]=VALUE pair (every one must be in the transaction's metadata), is required: " +
+          "a search by user walks that user's wallets' indexes, a search by metadata alone the GIN index on metadata. " +
+          `limit is 1 to ${HistoryLimitMax} (default ${HistoryLimitDefault}); from is inclusive, to exclusive; page with ` +
+          "cursor, the opaque nextCursor of the previous page (null on the last)."
       )
   )
 {}

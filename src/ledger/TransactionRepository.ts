@@ -1,10 +1,13 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { AssetCode } from "../domain/Asset.ts"
+import type { TransactionCursor } from "../domain/Lookup.ts"
 import { TransactionEntry } from "../domain/Lookup.ts"
 import { Metadata } from "../domain/Metadata.ts"
+import type { Metadata as MetadataT } from "../domain/Metadata.ts"
 import { TransactionId, TransactionType } from "../domain/Transaction.ts"
 import type { TransactionType as TransactionTypeT } from "../domain/Transaction.ts"
 import type { UserId } from "../domain/User.ts"
@@ -17,20 +20,21 @@ const TransactionRow = Schema.Struct({
   metadata: Metadata,
   createdAt: Schema.DateFromSelf,
   entries: Schema.Array(TransactionEntry),
-  /** The newest of the user's entries in it: the page's order and cursor. None for a lookup by id. */
-  position: Schema.NullOr(Schema.Number)
+  /** The newest of the user's entries in it: the page's order and cursor in a search by user. */
+  position: Schema.NullOr(Schema.Number),
+  /** Its time in microseconds since 1970: with its id, the order and cursor in a search by metadata. */
+  micros: Schema.Number
 })
 export type TransactionRow = typeof TransactionRow.Type
 
 export interface TransactionSearch {
-  readonly userId: UserId
   readonly assetCode: AssetCode | undefined
+  /** Pairs every transaction found carries (metadata @>); {} for none. */
+  readonly metadata: MetadataT
   readonly type: TransactionTypeT | undefined
   readonly from: Date | undefined
   readonly to: Date | undefined
   readonly limit: number
-  /** Strictly below this entry id of the user's. */
-  readonly cursor: number | undefined
 }
 
 /** Transactions found again: by id, or a user's, newest first. Columns named in camelCase here. */
@@ -43,6 +47,8 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
         'entryId', e.id, 'walletId', e.wallet_id, 'userId', w.user_id, 'assetCode', e.asset_code,
         'entryType', e.entry_type, 'amount', e.amount, 'balanceAfter', e.balance_after) ORDER BY e.id)`
 
+    const micros = sql`(extract(epoch FROM t.created_at) * 1000000)::bigint`
+
     /** Its entries through the (transaction_id, entry_type) unique index. */
     const byId = SqlSchema.findOne({
       Request: Schema.String,
@@ -50,7 +56,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
       execute: (id) =>
         sql`
           SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
-                 ${entriesJson} AS entries, NULL::bigint AS position
+                 ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
             FROM transactions t
             JOIN ledger_entries e ON e.transaction_id = t.id
             JOIN wallets w ON w.id = e.wallet_id
@@ -63,48 +69,86 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
      * read down its own (wallet_id, id DESC) index, filtered as it goes, at most as far as the
      * page reaches; only the page's transactions are then read whole.
      */
-    const search = (query: TransactionSearch) =>
+    const filters = (query: TransactionSearch) => [
+      query.type === undefined ? sql`TRUE` : sql`t.type = ${query.type}`,
+      query.from === undefined ? sql`TRUE` : sql`t.created_at >= ${query.from}`,
+      query.to === undefined ? sql`TRUE` : sql`t.created_at < ${query.to}`,
+      Object.keys(query.metadata).length === 0 ? sql`TRUE` : sql`t.metadata @> ${JSON.stringify(query.metadata)}::jsonb`
+    ]
+
+    /** The page's transactions read whole, in the order of `position` or of (time, id). */
+    const whole = (picked: Statement.Fragment, order: Statement.Fragment) =>
+      sql`
+        WITH picked AS (${picked})
+        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
+               ${entriesJson} AS entries, p.position, ${micros} AS micros
+          FROM picked p
+          JOIN transactions t ON t.id = p.transaction_id
+          JOIN ledger_entries e ON e.transaction_id = t.id
+          JOIN wallets w ON w.id = e.wallet_id
+         GROUP BY t.id, p.position
+         ORDER BY ${order}`
+
+    /**
+     * A user's, one more than asked, to know whether a next page exists. Each of the user's
+     * wallets is read down its own (wallet_id, id DESC) index, filtered as it goes, at most as
+     * far as the page reaches; only the page's transactions are then read whole.
+     */
+    const byUser = (userId: UserId, query: TransactionSearch, below: number | undefined) =>
       SqlSchema.findAll({
         Request: Schema.Void,
         Result: TransactionRow,
         execute: () =>
-          sql`
-            WITH picked AS (
+          whole(
+            sql`
               SELECT page.transaction_id, max(page.id) AS position
                 FROM wallets w
                CROSS JOIN LATERAL (
                  SELECT e.id, e.transaction_id FROM ledger_entries e
                    JOIN transactions t ON t.id = e.transaction_id
-                  WHERE ${
-            sql.and([
-              sql`e.wallet_id = w.id`,
-              query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`,
-              query.type === undefined ? sql`TRUE` : sql`t.type = ${query.type}`,
-              query.from === undefined ? sql`TRUE` : sql`e.created_at >= ${query.from}`,
-              query.to === undefined ? sql`TRUE` : sql`e.created_at < ${query.to}`
-            ])
-          }
+                  WHERE ${sql.and([sql`e.wallet_id = w.id`, below === undefined ? sql`TRUE` : sql`e.id < ${below}`, ...filters(query)])}
                   ORDER BY e.id DESC
                   LIMIT ${query.limit + 1}
                ) page
-               WHERE ${sql.and([sql`w.user_id = ${query.userId}`, query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`])}
+               WHERE ${sql.and([sql`w.user_id = ${userId}`, query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`])}
                GROUP BY page.transaction_id
                ORDER BY position DESC
-               LIMIT ${query.limit + 1}
-            )
-            SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
-                   ${entriesJson} AS entries, p.position
-              FROM picked p
-              JOIN transactions t ON t.id = p.transaction_id
-              JOIN ledger_entries e ON e.transaction_id = t.id
-              JOIN wallets w ON w.id = e.wallet_id
-             GROUP BY t.id, p.position
-             ORDER BY p.position DESC`
+               LIMIT ${query.limit + 1}`,
+            sql`p.position DESC`
+          )
+      })(undefined)
+
+    /**
+     * Everyone's transactions carrying the metadata pairs: found through the GIN index on
+     * metadata, newest first by (time, id), one more than asked.
+     */
+    const byMetadata = (query: TransactionSearch, below: { readonly micros: number; readonly transactionId: string } | undefined) =>
+      SqlSchema.findAll({
+        Request: Schema.Void,
+        Result: TransactionRow,
+        execute: () =>
+          whole(
+            sql`
+              SELECT t.id AS transaction_id, NULL::bigint AS position
+                FROM transactions t
+               WHERE ${
+              sql.and([
+                ...filters(query),
+                query.assetCode === undefined ? sql`TRUE` : sql`t.asset_code = ${query.assetCode}`,
+                below === undefined ? sql`TRUE` : sql`(${micros}, t.id) < (${below.micros}, ${below.transactionId}::uuid)`
+              ])
+            }
+               ORDER BY ${micros} DESC, t.id DESC
+               LIMIT ${query.limit + 1}`,
+            sql`micros DESC, t.id DESC`
+          )
       })(undefined)
 
     return {
       byId: (id: TransactionId) => Effect.orDie(byId(id)),
-      search: (query: TransactionSearch) => Effect.orDie(search(query))
+      byUser: (userId: UserId, query: TransactionSearch, below: number | undefined) => Effect.orDie(byUser(userId, query, below)),
+      byMetadata: (query: TransactionSearch, below: Extract<TransactionCursor, { _tag: "Time" }> | undefined) =>
+        Effect.orDie(byMetadata(query, below))
     } as const
   })
 }) {}

@@ -77,8 +77,53 @@ describe("transaction lookups", () => {
     expect(seen).toEqual([gold2.transactionId, diamonds.transactionId, gold1.transactionId])
   })
 
+  test("by metadata across users, alone or with userId, paged by its own cursor", async () => {
+    const [alice, bob] = [await createUser(), await createUser()]
+    const order = uniqueKey("order")
+    const post = async (userId: number, metadata: Record<string, string>) => {
+      const response = await postJson(service, "/api/wallets/topup", { userId, assetCode: "DIAMONDS", amount: 1, idempotencyKey: uniqueKey(), metadata })
+      expect(response.status).toBe(201)
+      return response.body.transactionId as string
+    }
+    const a1 = await post(alice, { orderId: order, shop: "web" })
+    const b1 = await post(bob, { orderId: order, shop: "app" })
+    const a2 = await post(alice, { orderId: order, shop: "app" })
+    await post(alice, { orderId: `${order}-other` })
+    const search = async (query: string) => {
+      const response = await getJson(service, `/api/transactions?${query}`)
+      expect({ query, status: response.status }).toEqual({ query, status: 200 })
+      return response.body as { items: Array<{ transactionId: string; metadata: Record<string, string> }>; nextCursor: string | null }
+    }
+    const ids = (page: { items: Array<{ transactionId: string }> }) => page.items.map((i) => i.transactionId)
+    const byOrder = `metadata[orderId]=${encodeURIComponent(order)}`
+
+    expect(ids(await search(byOrder))).toEqual([a2, b1, a1])
+    expect(ids(await search(`${byOrder}&metadata[shop]=app`))).toEqual([a2, b1])
+    expect(ids(await search(`${byOrder}&userId=${alice}`))).toEqual([a2, a1])
+    expect((await search(byOrder)).items[0]!.metadata).toEqual({ orderId: order, shop: "app" })
+    expect(ids(await search("metadata[orderId]=nothing-has-this"))).toEqual([])
+
+    const seen: Array<string> = []
+    let cursor: string | null = null
+    do {
+      const page = await search(`${byOrder}&limit=2${cursor === null ? "" : `&cursor=${cursor}`}`)
+      seen.push(...ids(page))
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    expect(seen).toEqual([a2, b1, a1])
+
+    // A cursor of one kind of search does not continue the other.
+    const byMetadataPage = await search(`${byOrder}&limit=1`)
+    const mixed = await getJson(service, `/api/transactions?userId=${alice}&cursor=${byMetadataPage.nextCursor}`)
+    expect(mixed).toMatchObject({ status: 400, body: { code: "VALIDATION_ERROR" } })
+  })
+
   test("no userId, a bad filter or an unknown user is refused", async () => {
     expect(await getJson(service, "/api/transactions")).toMatchObject({ status: 400, body: { code: "VALIDATION_ERROR" } })
+    for (const query of ["metadata[bad key]=1", `metadata[k]=${"x".repeat(257)}`, "metadata=x", "assetCode=GOLD_COINS"]) {
+      const response = await getJson(service, `/api/transactions?${query}`)
+      expect({ query, status: response.status, code: response.body.code }).toEqual({ query, status: 400, code: "VALIDATION_ERROR" })
+    }
     for (const query of ["type=REFUND", "limit=0", "limit=101", "from=soon", "cursor=abc"]) {
       const response = await getJson(service, `/api/transactions?userId=2&${query}`)
       expect({ query, status: response.status }).toEqual({ query, status: 400 })
