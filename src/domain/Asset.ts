@@ -15,11 +15,21 @@ export type AssetCode = typeof AssetCode.Type
 
 export class AssetNotFound extends Schema.TaggedError<AssetNotFound>()(
   "AssetNotFound",
-  { code: errorCode("ASSET_NOT_FOUND"), message: Schema.String, assetCode: Schema.String },
+  {
+    code: errorCode("ASSET_NOT_FOUND"),
+    message: Schema.String,
+    assetCode: Schema.String,
+    /** The leg of a multi-leg transaction that names the asset; absent elsewhere. */
+    legIndex: Schema.optional(Schema.Int)
+  },
   HttpApiSchema.annotations({ status: 404 })
 ) {
-  static of(assetCode: string) {
-    return new AssetNotFound({ assetCode, message: `Asset ${assetCode} does not exist` })
+  static of(assetCode: string, legIndex?: number) {
+    return new AssetNotFound({
+      assetCode,
+      message: `Asset ${assetCode} does not exist`,
+      ...(legIndex === undefined ? {} : { legIndex })
+    })
   }
 }
 

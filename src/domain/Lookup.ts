@@ -44,25 +44,26 @@ export class TransactionDetail extends Schema.Class<TransactionDetail>("Transact
   createdAt: Schema.Date
 }) {}
 
+/** An entry as the ledger keeps it: with the leg it belongs to. */
+export interface LeggedEntry extends TransactionEntry {
+  readonly legIndex: number
+}
+
 /**
- * The legs of a transaction read from its entries: each DEBIT paired with the CREDIT of the
- * same asset and amount that follows it in entry order.
+ * The legs of a transaction read from its entries, in leg order: each leg's DEBIT is its
+ * sender, its CREDIT its receiver (the database keeps exactly one of each per leg).
  */
-export const legsOf = (entries: ReadonlyArray<TransactionEntry>): ReadonlyArray<TransactionLeg> => {
-  const open = [...entries].sort((a, b) => a.entryId - b.entryId)
-  const legs: Array<TransactionLeg> = []
-  while (open.length > 0) {
-    const debitAt = open.findIndex((entry) => entry.entryType === "DEBIT")
-    if (debitAt === -1) break
-    const debit = open.splice(debitAt, 1)[0]!
-    const creditAt = open.findIndex((entry) =>
-      entry.entryType === "CREDIT" && entry.assetCode === debit.assetCode && entry.amount === debit.amount
-    )
-    if (creditAt === -1) break
-    const credit = open.splice(creditAt, 1)[0]!
-    legs.push(new TransactionLeg({ fromUserId: debit.userId, toUserId: credit.userId, assetCode: debit.assetCode, amount: debit.amount }))
+export const legsOf = (entries: ReadonlyArray<LeggedEntry>): ReadonlyArray<TransactionLeg> => {
+  const byLeg = new Map<number, { debit?: LeggedEntry; credit?: LeggedEntry }>()
+  for (const entry of entries) {
+    const leg = byLeg.get(entry.legIndex) ?? {}
+    byLeg.set(entry.legIndex, entry.entryType === "DEBIT" ? { ...leg, debit: entry } : { ...leg, credit: entry })
   }
-  return legs
+  return Array.from(byLeg).sort(([a], [b]) => a - b).flatMap(([, { credit, debit }]) =>
+    debit === undefined || credit === undefined
+      ? []
+      : [new TransactionLeg({ fromUserId: debit.userId, toUserId: credit.userId, assetCode: debit.assetCode, amount: debit.amount })]
+  )
 }
 
 export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>()(

@@ -3,7 +3,7 @@ import * as Schema from "effect/Schema"
 import type { AssetCode } from "./Asset.ts"
 import { MaxAmount } from "./Limits.ts"
 import type { Amount } from "./Money.ts"
-import { BalanceLimit, InsufficientFunds, type PostingRejection, type WriteType } from "./Transaction.ts"
+import { BalanceLimit, InsufficientFunds, type PostingRejection, type TransactionType } from "./Transaction.ts"
 import type { UserId, UserKind } from "./User.ts"
 
 export const WalletId = Schema.Int.pipe(Schema.positive(), Schema.brand("WalletId"))
@@ -18,17 +18,19 @@ export interface WalletState {
 }
 
 /**
- * One transfer to apply: `amount` moves from the debit wallet to the credit wallet. `userId`
- * is the player the request is about, whose balance the receipt reports.
+ * One leg to apply: `amount` moves from the debit wallet to the credit wallet. `userId` is the
+ * user a BalanceLimit names: the player of a v1 write, the receiver of a transfer or leg.
  */
 export interface Posting {
-  readonly type: WriteType
+  readonly type: TransactionType
   readonly userId: UserId
   readonly assetCode: AssetCode
   readonly amount: Amount
   readonly description: string | null
   readonly debitWalletId: WalletId
   readonly creditWalletId: WalletId
+  /** The leg of a multi-leg transaction, which its refusal names; absent for one-leg writes. */
+  readonly legIndex?: number
 }
 
 export interface PostedBalances {
@@ -37,25 +39,35 @@ export interface PostedBalances {
 }
 
 /**
- * The money rules of one posting, as a pure function of the locked wallets: a user wallet
- * cannot go below zero, and no balance may leave the JSON-safe range (the treasury's from
- * below, which bounds the total issued). The database checks the same rules again.
+ * How low a player's balance of an asset may go through an ordinary write: zero. A reversal
+ * that allows debt will pass the asset's own floor (minus its maxDebt) instead.
+ */
+export const PlayerFloor = 0
+
+/**
+ * The money rules of one posting, as a pure function of the locked wallets and the floor of
+ * the asset for players: a user wallet cannot go below `playerFloor`, and no balance may leave
+ * the JSON-safe range (the treasury's from below, which bounds the total issued). The
+ * database checks the same rules again.
  */
 export const applyPosting = (
   posting: Posting,
   debit: WalletState,
-  credit: WalletState
+  credit: WalletState,
+  playerFloor: number = PlayerFloor
 ): Either.Either<PostedBalances, PostingRejection> => {
   const debitBalanceAfter = debit.balance - posting.amount
   const creditBalanceAfter = credit.balance + posting.amount
-  if (debit.ownerKind === "USER" && debitBalanceAfter < 0) {
+  const leg = posting.legIndex === undefined ? {} : { legIndex: posting.legIndex }
+  if (debit.ownerKind === "USER" && debitBalanceAfter < playerFloor) {
     return Either.left(
       new InsufficientFunds({
         userId: debit.userId,
         assetCode: posting.assetCode,
         balance: debit.balance,
         amount: posting.amount,
-        message: `Balance ${debit.balance} ${posting.assetCode} is less than ${posting.amount}`
+        message: `Balance ${debit.balance} ${posting.assetCode} is less than ${posting.amount}`,
+        ...leg
       })
     )
   }
@@ -65,7 +77,8 @@ export const applyPosting = (
         userId: posting.userId,
         assetCode: posting.assetCode,
         amount: posting.amount,
-        message: `A credit of ${posting.amount} would take the balance past ${MaxAmount}`
+        message: `A credit of ${posting.amount} would take the balance past ${MaxAmount}`,
+        ...leg
       })
     )
   }
@@ -75,7 +88,8 @@ export const applyPosting = (
         userId: posting.userId,
         assetCode: posting.assetCode,
         amount: posting.amount,
-        message: `Issuing ${posting.amount} more ${posting.assetCode} would take the total issued past ${MaxAmount}`
+        message: `Issuing ${posting.amount} more ${posting.assetCode} would take the total issued past ${MaxAmount}`,
+        ...leg
       })
     )
   }
@@ -105,6 +119,30 @@ export class BalanceSheet {
       this.wallets.set(credit.id, { ...credit, balance: outcome.right.creditBalanceAfter })
     }
     return outcome
+  }
+
+  /**
+   * The legs of one transaction, in order, all or none: each leg sees the balances the legs
+   * before it left, and the first refused leg undoes the ones before it and is the outcome.
+   */
+  postAll(postings: ReadonlyArray<Posting>): Either.Either<ReadonlyArray<PostedBalances>, PostingRejection> {
+    // Only the wallets these legs touch can change: keep those to undo, not the whole sheet.
+    const before = new Map<WalletId, WalletState>()
+    for (const posting of postings) {
+      for (const id of [posting.debitWalletId, posting.creditWalletId]) {
+        if (!before.has(id)) before.set(id, this.wallet(id))
+      }
+    }
+    const posted: Array<PostedBalances> = []
+    for (const posting of postings) {
+      const outcome = this.post(posting)
+      if (Either.isLeft(outcome)) {
+        for (const [id, wallet] of before) this.wallets.set(id, wallet)
+        return Either.left(outcome.left)
+      }
+      posted.push(outcome.right)
+    }
+    return Either.right(posted)
   }
 
   /** Every wallet's balance now. */

@@ -11,8 +11,11 @@ import { UserId } from "./User.ts"
 export const TransactionId = Schema.UUID.pipe(Schema.brand("TransactionId"))
 export type TransactionId = typeof TransactionId.Type
 
-/** GENESIS is an opening balance written by the seed; the API writes the other three. */
-export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND")
+/**
+ * GENESIS is an opening balance written by the seed; the API writes the others: TRANSFER moves
+ * one asset between two players, TRANSACTION is a multi-leg transaction.
+ */
+export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND", "TRANSFER", "TRANSACTION")
 export type TransactionType = typeof TransactionType.Type
 
 /** The transactions a client can ask for. */
@@ -22,6 +25,12 @@ export type WriteType = typeof WriteType.Type
 export const Description = BoundedText({ minChars: 0, maxChars: 500 }).pipe(
   Schema.annotations({ description: "Free text kept with the transaction (at most 500 characters)" })
 )
+
+/**
+ * Which leg of a multi-leg transaction an error is about (from 0, in request order); absent
+ * for the one-leg writes, whose bodies stay as they were.
+ */
+export const LegIndexField = Schema.optional(Schema.Int.annotations({ description: "The refused leg, from 0 (multi-leg transactions only)" }))
 
 /** The body of a topup, bonus or spend. */
 export class WriteRequest extends Schema.Class<WriteRequest>("WriteRequest")({
@@ -54,7 +63,8 @@ export class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()(
     userId: Schema.Number,
     assetCode: Schema.String,
     balance: Schema.Number,
-    amount: Schema.Number
+    amount: Schema.Number,
+    legIndex: LegIndexField
   },
   HttpApiSchema.annotations({ status: 409 })
 ) {}
@@ -67,7 +77,8 @@ export class BalanceLimit extends Schema.TaggedError<BalanceLimit>()(
     message: Schema.String,
     userId: Schema.Number,
     assetCode: Schema.String,
-    amount: Schema.Number
+    amount: Schema.Number,
+    legIndex: LegIndexField
   },
   HttpApiSchema.annotations({ status: 422 })
 ) {}

@@ -33,11 +33,21 @@ export class User extends Schema.Class<User>("User")({ userId: UserId, username:
 
 export class UserNotFound extends Schema.TaggedError<UserNotFound>()(
   "UserNotFound",
-  { code: errorCode("USER_NOT_FOUND"), message: Schema.String, userId: Schema.Number },
+  {
+    code: errorCode("USER_NOT_FOUND"),
+    message: Schema.String,
+    userId: Schema.Number,
+    /** The leg of a multi-leg transaction that names the user; absent elsewhere. */
+    legIndex: Schema.optional(Schema.Int)
+  },
   HttpApiSchema.annotations({ status: 404 })
 ) {
-  static of(userId: number) {
-    return new UserNotFound({ userId, message: `User ${userId} does not exist` })
+  static of(userId: number, legIndex?: number) {
+    return new UserNotFound({
+      userId,
+      message: `User ${userId} does not exist`,
+      ...(legIndex === undefined ? {} : { legIndex })
+    })
   }
 }
 
@@ -51,7 +61,10 @@ export class UsernameTaken extends Schema.TaggedError<UsernameTaken>()(
   }
 }
 
-/** System accounts (the treasury) are moved only as the other side of a player's posting. */
+/**
+ * System accounts (the treasury) are moved only as the other side of a player's posting, or
+ * as a side of a multi-leg transaction: never by a transfer between players.
+ */
 export class SystemAccount extends Schema.TaggedError<SystemAccount>()(
   "SystemAccount",
   { code: errorCode("SYSTEM_ACCOUNT"), message: Schema.String, userId: Schema.Number },
@@ -59,5 +72,26 @@ export class SystemAccount extends Schema.TaggedError<SystemAccount>()(
 ) {
   static of(userId: number) {
     return new SystemAccount({ userId, message: `User ${userId} is a system account and cannot be the target of a player write` })
+  }
+}
+
+/** A transfer, or a leg of a multi-leg transaction, from a user to the same user. */
+export class SameWallet extends Schema.TaggedError<SameWallet>()(
+  "SameWallet",
+  {
+    code: errorCode("SAME_WALLET"),
+    message: Schema.String,
+    userId: Schema.Number,
+    /** The leg of a multi-leg transaction; absent for a transfer. */
+    legIndex: Schema.optional(Schema.Int)
+  },
+  HttpApiSchema.annotations({ status: 422 })
+) {
+  static of(userId: number, legIndex?: number) {
+    return new SameWallet({
+      userId,
+      message: `User ${userId} is both sides${legIndex === undefined ? "" : ` of leg ${legIndex}`}: money must move between two users`,
+      ...(legIndex === undefined ? {} : { legIndex })
+    })
   }
 }

@@ -1,4 +1,5 @@
 import { HttpApiSchema } from "@effect/platform"
+import * as Arr from "effect/Array"
 import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
@@ -8,24 +9,62 @@ import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
 import type { Amount } from "./Money.ts"
 import { BalanceLimit, Description, InsufficientFunds, type Receipt, WriteRequest, WriteType } from "./Transaction.ts"
 import { canonicalMetadata, Metadata } from "./Metadata.ts"
-import { SystemAccount, type UserId, UserNotFound } from "./User.ts"
+import type { TransferRequest, MultiLegReceipt, TransferReceipt } from "./Transfer.ts"
+import { SameWallet, SystemAccount, type UserId, UserNotFound } from "./User.ts"
 
-/**
- * A write as the committer takes it: what to post and under which idempotency key. The
- * fingerprint is what makes two requests "the same" under one key: every field but the key,
- * hashed so that the stored fingerprint has a fixed size whatever the description.
- */
-export interface WriteCommand {
+/** What every command carries beside its money: its text, its key, and who asked. */
+interface CommandBase {
+  readonly description: string | null
+  readonly metadata: Metadata
+  readonly idempotencyKey: IdempotencyKey
+  /**
+   * What makes two requests "the same" under one key: every field but the key, hashed so that
+   * the stored fingerprint has a fixed size whatever the description. The endpoint's type is
+   * part of it, so a key sent to another endpoint is a reuse.
+   */
+  readonly fingerprint: string
+  /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
+  readonly requestId: string | null
+}
+
+/** A topup, bonus or spend as the committer takes it: one leg between a player and the treasury. */
+export interface WriteCommand extends CommandBase {
+  readonly _tag: "Write"
   readonly type: WriteType
   readonly userId: UserId
   readonly assetCode: AssetCode
   readonly amount: Amount
-  readonly description: string | null
-  readonly metadata: Metadata
-  readonly idempotencyKey: IdempotencyKey
-  readonly fingerprint: string
-  /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
-  readonly requestId: string | null
+}
+
+/** An amount of one asset from one user to another: the unit every transaction is made of. */
+export interface Leg {
+  readonly fromUserId: UserId
+  readonly toUserId: UserId
+  readonly assetCode: AssetCode
+  readonly amount: Amount
+}
+
+/** A transfer between two players: one leg, neither side a system account. */
+export interface TransferCommand extends CommandBase {
+  readonly _tag: "Transfer"
+  readonly leg: Leg
+}
+
+/** A multi-leg transaction: its legs apply in order, all or none; the treasury may be a side. */
+export interface MultiLegCommand extends CommandBase {
+  readonly _tag: "MultiLeg"
+  readonly legs: Arr.NonEmptyReadonlyArray<Leg>
+}
+
+/** Everything the committer takes: each command is one transaction, or none. */
+export type Command = WriteCommand | TransferCommand | MultiLegCommand
+
+const fingerprintOf = (fields: Array<unknown>, metadata: Metadata) => {
+  // Without metadata the fingerprint is what it was before metadata existed, so a retry that
+  // spans an upgrade still matches its key.
+  const pairs = canonicalMetadata(metadata)
+  if (pairs.length > 0) fields.push(pairs)
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex")
 }
 
 export const writeCommand = (
@@ -36,12 +75,8 @@ export const writeCommand = (
 ): WriteCommand => {
   const description = request.description ?? null
   const metadata = request.metadata ?? {}
-  // Without metadata the fingerprint is what it was before metadata existed, so a retry that
-  // spans an upgrade still matches its key.
-  const fields: Array<unknown> = [type, request.userId, request.assetCode, request.amount, description]
-  const pairs = canonicalMetadata(metadata)
-  if (pairs.length > 0) fields.push(pairs)
   return {
+    _tag: "Write",
     type,
     userId: request.userId,
     assetCode: request.assetCode,
@@ -50,9 +85,57 @@ export const writeCommand = (
     metadata,
     idempotencyKey,
     requestId,
-    fingerprint: createHash("sha256")
-      .update(JSON.stringify(fields))
-      .digest("hex")
+    fingerprint: fingerprintOf([type, request.userId, request.assetCode, request.amount, description], metadata)
+  }
+}
+
+const legOf = (leg: Leg): Leg => ({
+  fromUserId: leg.fromUserId,
+  toUserId: leg.toUserId,
+  assetCode: leg.assetCode,
+  amount: leg.amount
+})
+
+export const transferCommand = (
+  request: Omit<TransferRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null
+): TransferCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  return {
+    _tag: "Transfer",
+    leg: legOf(request),
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    fingerprint: fingerprintOf(
+      ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount, description],
+      metadata
+    )
+  }
+}
+
+export const multiLegCommand = (
+  legs: Arr.NonEmptyReadonlyArray<Leg>,
+  request: { readonly description?: string | undefined; readonly metadata?: Metadata | undefined },
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null
+): MultiLegCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  return {
+    _tag: "MultiLeg",
+    legs: Arr.map(legs, legOf),
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    fingerprint: fingerprintOf(
+      ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount]), description],
+      metadata
+    )
   }
 }
 
@@ -73,15 +156,32 @@ export interface IdempotencyRecord {
   readonly requestId: string | null
 }
 
+/** What an applied command returns: its endpoint's receipt. */
+export type AnyReceipt = Receipt | TransferReceipt | MultiLegReceipt
+
+export interface Applied<R> {
+  readonly _tag: "Applied"
+  readonly receipt: R
+}
+
+export interface Replayed {
+  readonly _tag: "Replayed"
+  readonly outcome: StoredOutcome
+  readonly body: unknown
+  readonly requestId: string | null
+}
+
 /**
  * A write either applied now, or had been decided under its idempotency key before, in which
- * case the first outcome's body is returned as it was stored.
+ * case the first outcome's body is returned as it was stored. `R` is the receipt its endpoint
+ * returns.
  */
-export type WriteResult = Data.TaggedEnum<{
-  Applied: { readonly receipt: Receipt }
-  Replayed: { readonly outcome: StoredOutcome; readonly body: unknown; readonly requestId: string | null }
-}>
-export const WriteResult = Data.taggedEnum<WriteResult>()
+export type WriteResult<R extends AnyReceipt = AnyReceipt> = Applied<R> | Replayed
+
+export const WriteResult = {
+  Applied: <R extends AnyReceipt>(fields: { readonly receipt: R }): Applied<R> => Data.struct({ _tag: "Applied", ...fields }),
+  Replayed: (fields: Omit<Replayed, "_tag">): Replayed => Data.struct({ _tag: "Replayed", ...fields })
+} as const
 
 /** Every answer to a write that is not a success, each its own request's. */
 export type WriteRefusal =
@@ -89,6 +189,7 @@ export type WriteRefusal =
   | UserNotFound
   | AssetNotFound
   | SystemAccount
+  | SameWallet
   | InsufficientFunds
   | BalanceLimit
 
@@ -97,6 +198,7 @@ export const WriteRefusal = Schema.Union(
   UserNotFound,
   AssetNotFound,
   SystemAccount,
+  SameWallet,
   InsufficientFunds,
   BalanceLimit
 )

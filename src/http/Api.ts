@@ -24,7 +24,8 @@ import {
 import { BalanceLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
 import { TransactionNotFound, TransactionPage, TransactionPath, TransactionDetail, TransactionQuery } from "../domain/Lookup.ts"
 import { Reconciliation } from "../domain/Reconciliation.ts"
-import { NewUser, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
+import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
+import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 
 /**
@@ -111,6 +112,28 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
   .add(write("bonus", "Grant a player free currency, drawn from the treasury"))
   .add(write("spend", "Debit a player for an in-app purchase, paid to the treasury").addError(InsufficientFunds))
   .add(
+    HttpApiEndpoint.post("transfer", "/wallets/transfer")
+      .setPayload(TransferRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(TransferReceipt, { status: 201 })
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(UserNotFound)
+      .addError(AssetNotFound)
+      .addError(SameWallet)
+      .addError(SystemAccount)
+      .addError(InsufficientFunds)
+      .addError(BalanceLimit)
+      .annotate(OpenApi.Summary, "Move one asset from one player to another")
+      .annotate(
+        OpenApi.Description,
+        "Idempotent as every write (body idempotencyKey or Idempotency-Key header; a replay returns the first " +
+          "response with Idempotent-Replayed: true). 422 SAME_WALLET when fromUserId = toUserId, 422 SYSTEM_ACCOUNT when " +
+          "either side is the treasury, 409 INSUFFICIENT_FUNDS when the sender's balance is short (stored under the key)."
+      )
+  )
+  .add(
     HttpApiEndpoint.post("bulk", "/wallets/batch")
       .setPayload(BulkWriteRequest)
       .addSuccess(BulkWriteResult)
@@ -160,6 +183,27 @@ export class UsersApi extends HttpApiGroup.make("users")
 {}
 
 export class TransactionsApi extends HttpApiGroup.make("transactions")
+  .add(
+    HttpApiEndpoint.post("create", "/transactions")
+      .setPayload(MultiLegRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(MultiLegReceipt, { status: 201 })
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(UserNotFound)
+      .addError(AssetNotFound)
+      .addError(SameWallet)
+      .addError(InsufficientFunds)
+      .addError(BalanceLimit)
+      .annotate(OpenApi.Summary, `A multi-leg transaction: 1 to ${LegsMax} legs applied in order, all or none`)
+      .annotate(
+        OpenApi.Description,
+        "Each leg moves an amount of one asset from one user to another; the treasury (user 1) may be a side, legs may " +
+          "move several assets and touch a wallet more than once, and each leg sees the balances the previous legs left. " +
+          "A refused leg writes nothing, and the error names it with legIndex (from 0). Idempotent as every write."
+      )
+  )
   .add(
     HttpApiEndpoint.get("get", "/transactions/:transactionId")
       .setPath(TransactionPath)

@@ -1,12 +1,20 @@
 import { HttpApiBuilder } from "@effect/platform"
 import * as Effect from "effect/Effect"
 import { TransactionLookup } from "../wallet/TransactionLookup.ts"
+import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
+import { requestId, respond } from "./WriteAnswer.ts"
 
 export const TransactionsHttpLive = HttpApiBuilder.group(WalletApi, "transactions", (handlers) =>
   Effect.gen(function*() {
     const lookup = yield* TransactionLookup
+    const wallets = yield* WalletService
     return handlers
+      .handle("create", ({ headers, payload }) =>
+        requestId.pipe(
+          Effect.flatMap((id) => wallets.transact(payload, headers["idempotency-key"], id)),
+          Effect.map(respond)
+        ))
       .handle("get", ({ path }) => lookup.byId(path.transactionId))
       .handle("search", ({ urlParams }) => lookup.search(urlParams))
   }))

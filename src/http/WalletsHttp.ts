@@ -1,58 +1,36 @@
-import { HttpApiBuilder, HttpApiSchema, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSchema } from "@effect/platform"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
 import { BalanceLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
-import { SystemAccount, UserNotFound } from "../domain/User.ts"
-import { BulkWriteResult, type StoredOutcome, type WriteResult } from "../domain/Write.ts"
+import { MultiLegReceipt, TransferReceipt } from "../domain/Transfer.ts"
+import { SameWallet, SystemAccount, UserNotFound } from "../domain/User.ts"
+import { BulkWriteResult, type WriteResult } from "../domain/Write.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
-import { currentRequestId } from "./RequestId.ts"
-
-/** The status of a stored outcome, chosen here at the edge from the error classes' own annotations. */
-const storedStatus: Record<StoredOutcome, number> = {
-  APPLIED: 201,
-  INSUFFICIENT_FUNDS: HttpApiSchema.getStatusError(InsufficientFunds),
-  BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit)
-}
-
-/**
- * A replay is the first response again, byte for byte, marked so the client can tell. An error
- * body named its request: the first request's id goes back in, where withRequestId put it.
- */
-const respond = (result: WriteResult) =>
-  result._tag === "Applied"
-    ? result.receipt
-    : HttpServerResponse.unsafeJson(
-      result.outcome !== "APPLIED" && result.requestId !== null && typeof result.body === "object"
-        ? { ...result.body, requestId: result.requestId }
-        : result.body,
-      { status: storedStatus[result.outcome], headers: { "idempotent-replayed": "true" } }
-    )
-
-/** What a write handler passes on: the request's id, kept with a stored outcome. */
-const requestId = FiberRef.get(currentRequestId)
+import { requestId, respond, storedStatus } from "./WriteAnswer.ts"
 
 const ItemError = Schema.Union(
   IdempotencyKeyReused,
   UserNotFound,
   AssetNotFound,
   SystemAccount,
+  SameWallet,
   InsufficientFunds,
   BalanceLimit,
   ServiceUnavailable
 )
 const encodeItemError = Schema.encodeSync(ItemError)
-const encodeReceipt = Schema.encodeSync(Receipt)
+// Bulk items are v1 writes, answered with a Receipt; the union keeps the encoding total.
+const encodeReceipt = Schema.encodeSync(Schema.Union(Receipt, TransferReceipt, MultiLegReceipt))
 const itemErrorStatus = Object.fromEntries(
   ItemError.members.map((member) => [member.identifier, HttpApiSchema.getStatusError(member)])
 )
@@ -102,6 +80,8 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
         requestId.pipe(Effect.flatMap((id) => wallets.bonus(payload, headers["idempotency-key"], id)), Effect.map(respond)))
       .handle("spend", ({ headers, payload }) =>
         requestId.pipe(Effect.flatMap((id) => wallets.spend(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+      .handle("transfer", ({ headers, payload }) =>
+        requestId.pipe(Effect.flatMap((id) => wallets.transfer(payload, headers["idempotency-key"], id)), Effect.map(respond)))
       .handle("bulk", ({ payload }) =>
         requestId.pipe(Effect.flatMap((id) => wallets.bulk(payload.items, id))).pipe(
           Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),

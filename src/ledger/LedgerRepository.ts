@@ -7,7 +7,7 @@ import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
-import type { TransactionId, WriteType } from "../domain/Transaction.ts"
+import type { TransactionId, TransactionType } from "../domain/Transaction.ts"
 import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
 import { type IdempotencyRecord, StoredOutcome } from "../domain/Write.ts"
 
@@ -37,18 +37,28 @@ const StoredRecordRow = Schema.Struct({
   requestId: Schema.NullOr(Schema.String)
 })
 
-/** A transaction of a batch with its two entries, ready to be written. */
-export interface TransactionRow {
-  readonly id: TransactionId
-  readonly type: WriteType
+/** One leg of a transaction: its DEBIT and CREDIT entries, with the balances right after it. */
+export interface LegRow {
   readonly assetCode: AssetCode
   readonly amount: number
-  readonly description: string | null
-  readonly metadata: Metadata
   readonly debitWalletId: WalletId
   readonly debitBalanceAfter: number
   readonly creditWalletId: WalletId
   readonly creditBalanceAfter: number
+}
+
+/**
+ * A transaction of a batch with its legs, ready to be written. A transaction of one asset
+ * (every type but TRANSACTION) keeps it and its amount; a multi-leg one has null for both.
+ */
+export interface TransactionRow {
+  readonly id: TransactionId
+  readonly type: Exclude<TransactionType, "GENESIS">
+  readonly assetCode: AssetCode | null
+  readonly amount: number | null
+  readonly description: string | null
+  readonly metadata: Metadata
+  readonly legs: ReadonlyArray<LegRow>
 }
 
 /** The outcome to keep under a key claimed by this batch. */
@@ -164,21 +174,23 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
     })
 
     /**
-     * One statement for everything a batch writes: its transactions, their DEBIT and CREDIT
-     * entries (in posting order, so each wallet's last entry carries its balance), the wallets'
-     * new balances, the outcome under each claimed key, and the release of keys whose request
-     * stored nothing. A failure writes nothing, and the wallet locks wait on one round trip.
-     * Arrays travel as parameters, so the statement's text is the same for every batch size.
+     * One statement for everything a batch writes: its transactions, their legs' DEBIT and
+     * CREDIT entries (in posting order, so each wallet's last entry carries its balance), the
+     * wallets' new balances, the outcome under each claimed key, and the release of keys whose
+     * request stored nothing. A failure writes nothing, and the wallet locks wait on one round
+     * trip. Arrays travel as parameters, so the statement's text is the same for every batch
+     * size and every number of legs.
      */
     const writeBatch = (batch: BatchWrites) => {
       const txs = batch.transactions
       const entryColumns = {
-        transactionId: txs.flatMap((t) => [t.id, t.id]),
-        walletId: txs.flatMap((t) => [t.debitWalletId, t.creditWalletId]),
-        assetCode: txs.flatMap((t) => [t.assetCode, t.assetCode]),
-        entryType: txs.flatMap(() => ["DEBIT", "CREDIT"]),
-        amount: txs.flatMap((t) => [t.amount, t.amount]),
-        balanceAfter: txs.flatMap((t) => [t.debitBalanceAfter, t.creditBalanceAfter])
+        transactionId: txs.flatMap((t) => t.legs.flatMap(() => [t.id, t.id])),
+        legIndex: txs.flatMap((t) => t.legs.flatMap((_, i) => [i, i])),
+        walletId: txs.flatMap((t) => t.legs.flatMap((leg) => [leg.debitWalletId, leg.creditWalletId])),
+        assetCode: txs.flatMap((t) => t.legs.flatMap((leg) => [leg.assetCode, leg.assetCode])),
+        entryType: txs.flatMap((t) => t.legs.flatMap(() => ["DEBIT", "CREDIT"])),
+        amount: txs.flatMap((t) => t.legs.flatMap((leg) => [leg.amount, leg.amount])),
+        balanceAfter: txs.flatMap((t) => t.legs.flatMap((leg) => [leg.debitBalanceAfter, leg.creditBalanceAfter]))
       }
       const balances = Array.from(batch.balances)
       return sql<{ createdAt: Date }>`
@@ -190,8 +202,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                         ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[])
                  AS t (id, type, asset_code, amount, description, metadata)
         ), entries AS (
-          INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after)
-          SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.walletId}::bigint[],
+          INSERT INTO ledger_entries (transaction_id, leg_index, wallet_id, asset_code, entry_type, amount, balance_after)
+          SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.legIndex}::smallint[],
+                               ${entryColumns.walletId}::bigint[],
                                ${entryColumns.assetCode}::varchar[], ${entryColumns.entryType}::varchar[],
                                ${entryColumns.amount}::bigint[], ${entryColumns.balanceAfter}::bigint[])
         ), balances AS (

@@ -19,7 +19,7 @@ const TransactionRow = Schema.Struct({
   description: Schema.NullOr(Schema.String),
   metadata: Metadata,
   createdAt: Schema.DateFromSelf,
-  entries: Schema.Array(TransactionEntry),
+  entries: Schema.Array(Schema.Struct({ ...TransactionEntry.fields, legIndex: Schema.Int })),
   /** The newest of the user's entries in it: the page's order and cursor in a search by user. */
   position: Schema.NullOr(Schema.Number),
   /** Its time in microseconds since 1970: with its id, the order and cursor in a search by metadata. */
@@ -45,11 +45,12 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
     const entriesJson = sql`
       json_agg(json_build_object(
         'entryId', e.id, 'walletId', e.wallet_id, 'userId', w.user_id, 'assetCode', e.asset_code,
-        'entryType', e.entry_type, 'amount', e.amount, 'balanceAfter', e.balance_after) ORDER BY e.id)`
+        'entryType', e.entry_type, 'amount', e.amount, 'balanceAfter', e.balance_after,
+        'legIndex', e.leg_index) ORDER BY e.id)`
 
     const micros = sql`(extract(epoch FROM t.created_at) * 1000000)::bigint`
 
-    /** Its entries through the (transaction_id, entry_type) unique index. */
+    /** Its entries through the (transaction_id, leg_index, entry_type) unique index. */
     const byId = SqlSchema.findOne({
       Request: Schema.String,
       Result: TransactionRow,
@@ -134,7 +135,10 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
                WHERE ${
               sql.and([
                 ...filters(query),
-                query.assetCode === undefined ? sql`TRUE` : sql`t.asset_code = ${query.assetCode}`,
+                // A multi-leg transaction has no asset of its own: any of its legs' counts.
+                query.assetCode === undefined
+                  ? sql`TRUE`
+                  : sql`EXISTS (SELECT 1 FROM ledger_entries le WHERE le.transaction_id = t.id AND le.asset_code = ${query.assetCode})`,
                 below === undefined ? sql`TRUE` : sql`(${micros}, t.id) < (${below.micros}, ${below.transactionId}::uuid)`
               ])
             }

@@ -13,7 +13,7 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { ServiceUnavailable } from "../domain/Http.ts"
-import { BulkItemsMax, Overloaded, type WriteCommand, type WriteRefusal, type WriteResult } from "../domain/Write.ts"
+import { BulkItemsMax, type Command, Overloaded, type WriteRefusal, type WriteResult } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { writeBatchSize, writeQueueDepth } from "../observability/Metrics.ts"
 import { isUnavailable } from "../SqlFailure.ts"
@@ -38,7 +38,7 @@ export const CommitterConfig = Config.all({
 export type CommitError = WriteRefusal | ServiceUnavailable
 
 interface Pending {
-  readonly command: WriteCommand
+  readonly command: Command
   readonly answer: Deferred.Deferred<WriteResult, CommitError>
 }
 
@@ -121,7 +121,7 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
      * Queues commands for the writer, all or none: when they do not fit in WRITE_QUEUE_MAX
      * the request is refused (503 OVERLOADED) before anything is queued.
      */
-    const enqueue = (commands: ReadonlyArray<WriteCommand>) =>
+    const enqueue = (commands: ReadonlyArray<Command>) =>
       Effect.uninterruptible(Effect.gen(function*() {
         if (!(yield* Ref.get(accepting))) return yield* shuttingDown
         const admitted = yield* Ref.modify(outstanding, (n) =>
@@ -137,11 +137,11 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
       }))
 
     /** One command's outcome. */
-    const submit = (command: WriteCommand) =>
+    const submit = (command: Command) =>
       Effect.flatMap(enqueue([command]), ([pending]) => Deferred.await(pending!.answer))
 
     /** Each command's outcome, in order: they are independent, and may share a batch or not. */
-    const submitAll = (commands: ReadonlyArray<WriteCommand>) =>
+    const submitAll = (commands: ReadonlyArray<Command>) =>
       Effect.flatMap(enqueue(commands), (pending) =>
         Effect.forEach(pending, (p) => Effect.exit(Deferred.await(p.answer))))
 

@@ -7,6 +7,7 @@ import {
   legsOf,
   metadataFilterOf,
   TransactionDetail,
+  TransactionEntry,
   TransactionNotFound,
   TransactionPage,
   type TransactionQuery
@@ -21,7 +22,8 @@ const detailOf = (row: TransactionRow) =>
     transactionId: row.transactionId,
     type: row.type,
     legs: legsOf(row.entries),
-    entries: row.entries,
+    // The leg of each entry shows in `legs`; the entries keep the shape they had.
+    entries: row.entries.map(({ legIndex: _, ...entry }) => new TransactionEntry(entry, true)),
     description: row.description,
     metadata: row.metadata,
     createdAt: row.createdAt

@@ -1,3 +1,4 @@
+import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -9,17 +10,28 @@ import { AllBalances, AssetBalance } from "../domain/Balance.ts"
 import { HistoryItem, HistoryLimitDefault, HistoryPage, type HistoryQuery } from "../domain/History.ts"
 import { Health, ServiceUnavailable } from "../domain/Http.ts"
 import { type IdempotencyKey, IdempotencyKeyConflict, IdempotencyKeyMissing } from "../domain/Idempotency.ts"
-import type { WriteRequest, WriteType } from "../domain/Transaction.ts"
+import { Receipt, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
+import { MultiLegReceipt, type MultiLegRequest, TransferReceipt, type TransferRequest } from "../domain/Transfer.ts"
 import { type NewUser, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
-import { type BulkWriteItem, writeCommand, type WriteResult } from "../domain/Write.ts"
+import {
+  type AnyReceipt,
+  type BulkWriteItem,
+  multiLegCommand,
+  transferCommand,
+  writeCommand,
+  WriteResult
+} from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { walletWrites } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
 
-const countWrite = (type: WriteType, outcome: string) =>
+/** The metric's type label: a v1 write's type, TRANSFER or TRANSACTION. */
+type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION"
+
+const countWrite = (type: WriteLabel, outcome: string) =>
   Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
 
-const countOutcome = (type: WriteType) => <E extends { readonly code: string }>(exit: Exit.Exit<WriteResult, E>) =>
+const countOutcome = (type: WriteLabel) => <E extends { readonly code: string }>(exit: Exit.Exit<WriteResult, E>) =>
   Exit.match(exit, {
     onSuccess: (result) => countWrite(type, result._tag === "Applied" ? "applied" : "replayed"),
     onFailure: (cause) =>
@@ -37,6 +49,27 @@ const resolveKey = (
   return key === undefined ? Effect.fail(IdempotencyKeyMissing.instance) : Effect.succeed(key)
 }
 
+/**
+ * The committer answers each command with the receipt of its own kind; narrowing to it here
+ * keeps each endpoint's success type exact. Any other receipt would be a bug.
+ */
+const expecting = <R extends AnyReceipt>(is: (receipt: AnyReceipt) => receipt is R) =>
+(result: WriteResult): Effect.Effect<WriteResult<R>> => {
+  if (result._tag === "Replayed") return Effect.succeed(result)
+  const receipt = result.receipt
+  return is(receipt) ? Effect.succeed(WriteResult.Applied({ receipt })) : Effect.dieMessage("The committer answered with another kind of receipt")
+}
+
+const isReceipt = (receipt: AnyReceipt): receipt is Receipt => receipt instanceof Receipt
+const isTransferReceipt = (receipt: AnyReceipt): receipt is TransferReceipt => receipt instanceof TransferReceipt
+const isMultiLegReceipt = (receipt: AnyReceipt): receipt is MultiLegReceipt => receipt instanceof MultiLegReceipt
+
+const counted = (type: WriteLabel) => <A extends WriteResult, E extends { readonly code: string }, R>(write: Effect.Effect<A, E, R>) =>
+  Effect.tapBoth(write, {
+    onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
+    onFailure: (error) => countWrite(type, error.code)
+  })
+
 export class WalletService extends Effect.Service<WalletService>()("WalletService", {
   effect: Effect.gen(function*() {
     const ledger = yield* LedgerRepository
@@ -50,11 +83,41 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         requestId: string | null
       ) {
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
-        return yield* committer.submit(writeCommand(type, request, key, requestId))
-      }, (write) => Effect.tapBoth(write, {
-        onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
-        onFailure: (error) => countWrite(type, error.code)
-      }))
+        return yield* committer.submit(writeCommand(type, request, key, requestId)).pipe(
+          Effect.flatMap(expecting(isReceipt)),
+          // Both sides of a v1 write are different users by construction.
+          Effect.catchTag("SameWallet", Effect.die)
+        )
+      }, (write) => counted(type)(write))
+
+    /** One asset from one player to another, through the committer like every write. */
+    const transfer = Effect.fn("WalletService.transfer")(function*(
+      request: TransferRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      return yield* committer.submit(transferCommand(request, key, requestId)).pipe(
+        Effect.flatMap(expecting(isTransferReceipt))
+      )
+    }, (transfer) => counted("TRANSFER")(transfer))
+
+    /** Legs applied in order, all or none, as one transaction through the committer. */
+    const transact = Effect.fn("WalletService.transact")(function*(
+      request: MultiLegRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      const legs = request.legs
+      // The schema asks for at least one leg; an empty list here would be a bug.
+      if (!Arr.isNonEmptyReadonlyArray(legs)) return yield* Effect.dieMessage("A multi-leg transaction without legs")
+      return yield* committer.submit(multiLegCommand(legs, request, key, requestId)).pipe(
+        Effect.flatMap(expecting(isMultiLegReceipt)),
+        // The treasury may be a side of a multi-leg transaction: no leg is refused for it.
+        Effect.catchTag("SystemAccount", Effect.die)
+      )
+    }, (transact) => counted("TRANSACTION")(transact))
 
     /**
      * A bulk request: every item independent, under its own key, each outcome its own and in
@@ -145,6 +208,8 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       topup: credit("TOPUP"),
       bonus: credit("BONUS"),
       spend: write("SPEND"),
+      transfer,
+      transact,
       bulk,
       balance,
       history,

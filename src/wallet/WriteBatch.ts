@@ -5,13 +5,17 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { AssetNotFound } from "../domain/Asset.ts"
+import { type AssetCode, AssetNotFound } from "../domain/Asset.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
-import { BalanceSheet, type Posting, type WalletId } from "../domain/Posting.ts"
+import { BalanceSheet, type PostedBalances, type Posting } from "../domain/Posting.ts"
 import { BalanceLimit, InsufficientFunds, Receipt, TransactionId } from "../domain/Transaction.ts"
-import { SystemAccount, TreasuryUserId, UserNotFound } from "../domain/User.ts"
+import { MultiLegReceipt, PostedLeg, TransferReceipt } from "../domain/Transfer.ts"
+import { SameWallet, SystemAccount, TreasuryUserId, type UserId, UserNotFound } from "../domain/User.ts"
 import {
+  type AnyReceipt,
+  type Command,
   type IdempotencyRecord,
+  type Leg,
   type StoredOutcome,
   type WriteCommand,
   type WriteRefusal,
@@ -23,37 +27,172 @@ import { retryOnConflict } from "./TransactionRetry.ts"
 export type WriteExit = Exit.Exit<WriteResult, WriteRefusal>
 
 const encodeReceipt = Schema.encodeSync(Receipt)
+const encodeTransferReceipt = Schema.encodeSync(TransferReceipt)
+const encodeMultiLegReceipt = Schema.encodeSync(MultiLegReceipt)
 const encodeRefusal = Schema.encodeSync(Schema.Union(InsufficientFunds, BalanceLimit))
 
 const accountKey = (userId: number, assetCode: string) => `${userId}\u0000${assetCode}`
 
-/** The player's and the treasury's wallets for a command, or why the command cannot be posted. */
-const walletsOf = (
-  command: WriteCommand,
-  account: AccountRow | undefined
-): Either.Either<{ readonly player: WalletId; readonly treasury: WalletId }, WriteRefusal> => {
+/** Every (user, asset) a command names: the wallets it may post to. */
+const accountsOf = (command: Command): ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }> => {
+  switch (command._tag) {
+    case "Write":
+      return [{ userId: command.userId, assetCode: command.assetCode }]
+    case "Transfer":
+      return legAccounts(command.leg)
+    case "MultiLeg":
+      return command.legs.flatMap(legAccounts)
+  }
+}
+
+const legAccounts = (leg: Leg) => [
+  { userId: leg.fromUserId, assetCode: leg.assetCode },
+  { userId: leg.toUserId, assetCode: leg.assetCode }
+]
+
+type Accounts = ReadonlyMap<string, AccountRow>
+
+/** The player's and the treasury's wallets for a v1 write, or why it cannot be posted. */
+const writePostings = (command: WriteCommand, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+  const account = accounts.get(accountKey(command.userId, command.assetCode))
   if (account === undefined || account.userKind === null) return Either.left(UserNotFound.of(command.userId))
   if (!account.assetExists) return Either.left(AssetNotFound.of(command.assetCode))
   if (account.userKind === "SYSTEM") return Either.left(SystemAccount.of(command.userId))
   if (account.walletId === null || account.treasuryWalletId === null) {
     throw new Error(`Wallets of user ${command.userId} for ${command.assetCode} were not opened`)
   }
-  return Either.right({ player: account.walletId, treasury: account.treasuryWalletId })
+  const player = account.walletId, treasury = account.treasuryWalletId
+  // Debits come from the player on a spend, from the treasury otherwise.
+  return Either.right([{
+    type: command.type,
+    userId: command.userId,
+    assetCode: command.assetCode,
+    amount: command.amount,
+    description: command.description,
+    ...(command.type === "SPEND"
+      ? { debitWalletId: player, creditWalletId: treasury }
+      : { debitWalletId: treasury, creditWalletId: player })
+  }])
 }
 
-/** Debits come from the player on a spend, from the treasury otherwise. */
-const postingOf = (command: WriteCommand, wallets: { readonly player: WalletId; readonly treasury: WalletId }): Posting => ({
-  type: command.type,
-  userId: command.userId,
-  assetCode: command.assetCode,
-  amount: command.amount,
-  description: command.description,
-  ...(command.type === "SPEND"
-    ? { debitWalletId: wallets.player, creditWalletId: wallets.treasury }
-    : { debitWalletId: wallets.treasury, creditWalletId: wallets.player })
-})
+/**
+ * One leg's wallets, or why it cannot be posted, checked in the order a client fixes them:
+ * the same user on both sides, then an unknown sender, receiver or asset, then (for a
+ * transfer, which is between players) a system account on either side.
+ */
+const legPosting = (
+  leg: Leg,
+  accounts: Accounts,
+  rules: { readonly type: "TRANSFER" | "TRANSACTION"; readonly description: string | null; readonly legIndex?: number }
+): Either.Either<Posting, WriteRefusal> => {
+  const legIndex = rules.legIndex
+  if (leg.fromUserId === leg.toUserId) return Either.left(SameWallet.of(leg.fromUserId, legIndex))
+  const from = accounts.get(accountKey(leg.fromUserId, leg.assetCode))
+  const to = accounts.get(accountKey(leg.toUserId, leg.assetCode))
+  if (from === undefined || from.userKind === null) return Either.left(UserNotFound.of(leg.fromUserId, legIndex))
+  if (to === undefined || to.userKind === null) return Either.left(UserNotFound.of(leg.toUserId, legIndex))
+  if (!from.assetExists) return Either.left(AssetNotFound.of(leg.assetCode, legIndex))
+  if (rules.type === "TRANSFER") {
+    if (from.userKind === "SYSTEM") return Either.left(SystemAccount.of(leg.fromUserId))
+    if (to.userKind === "SYSTEM") return Either.left(SystemAccount.of(leg.toUserId))
+  }
+  if (from.walletId === null || to.walletId === null) {
+    throw new Error(`Wallets of users ${leg.fromUserId} and ${leg.toUserId} for ${leg.assetCode} were not opened`)
+  }
+  return Either.right({
+    type: rules.type,
+    userId: leg.toUserId,
+    assetCode: leg.assetCode,
+    amount: leg.amount,
+    description: rules.description,
+    debitWalletId: from.walletId,
+    creditWalletId: to.walletId,
+    ...(legIndex === undefined ? {} : { legIndex })
+  })
+}
 
-const replayOf = (command: WriteCommand, record: IdempotencyRecord): WriteExit =>
+/** What a command posts, leg by leg, or the first reason it cannot. */
+const postingsOf = (command: Command, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+  switch (command._tag) {
+    case "Write":
+      return writePostings(command, accounts)
+    case "Transfer":
+      return Either.map(
+        legPosting(command.leg, accounts, { type: "TRANSFER", description: command.description }),
+        (posting) => [posting]
+      )
+    case "MultiLeg":
+      return Either.all(command.legs.map((leg, legIndex) =>
+        legPosting(leg, accounts, { type: "TRANSACTION", description: command.description, legIndex })
+      ))
+  }
+}
+
+/** The row a command writes and the receipt it answers, from its legs' balances after each. */
+const applied = (
+  command: Command,
+  postings: ReadonlyArray<Posting>,
+  balances: ReadonlyArray<PostedBalances>,
+  transactionId: TransactionId,
+  createdAt: Date
+): { readonly row: TransactionRow; readonly receipt: AnyReceipt; readonly body: unknown } => {
+  const legs = postings.map((posting, i) => ({
+    assetCode: posting.assetCode,
+    amount: posting.amount,
+    debitWalletId: posting.debitWalletId,
+    debitBalanceAfter: balances[i]!.debitBalanceAfter,
+    creditWalletId: posting.creditWalletId,
+    creditBalanceAfter: balances[i]!.creditBalanceAfter
+  }))
+  const common = { description: command.description, metadata: command.metadata }
+  // Receipts are built from values the edge and the database have already checked: skip
+  // re-validating them on every one of a batch's thousand receipts.
+  switch (command._tag) {
+    case "Write": {
+      const receipt = new Receipt({
+        transactionId,
+        type: command.type,
+        userId: command.userId,
+        assetCode: command.assetCode,
+        amount: command.amount,
+        balance: command.type === "SPEND" ? legs[0]!.debitBalanceAfter : legs[0]!.creditBalanceAfter,
+        ...common,
+        createdAt
+      }, true)
+      const row = { id: transactionId, type: command.type, assetCode: command.assetCode, amount: command.amount, ...common, legs }
+      return { row, receipt, body: encodeReceipt(receipt) }
+    }
+    case "Transfer": {
+      const receipt = new TransferReceipt({
+        transactionId,
+        type: "TRANSFER",
+        ...command.leg,
+        fromBalance: legs[0]!.debitBalanceAfter,
+        toBalance: legs[0]!.creditBalanceAfter,
+        ...common,
+        createdAt
+      }, true)
+      const row = { id: transactionId, type: "TRANSFER" as const, assetCode: command.leg.assetCode, amount: command.leg.amount, ...common, legs }
+      return { row, receipt, body: encodeTransferReceipt(receipt) }
+    }
+    case "MultiLeg": {
+      const receipt = new MultiLegReceipt({
+        transactionId,
+        type: "TRANSACTION",
+        legs: command.legs.map((leg, i) =>
+          new PostedLeg({ ...leg, fromBalance: legs[i]!.debitBalanceAfter, toBalance: legs[i]!.creditBalanceAfter }, true)
+        ),
+        ...common,
+        createdAt
+      }, true)
+      // Several assets and amounts: the transaction has none of its own, its legs carry them.
+      const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs }
+      return { row, receipt, body: encodeMultiLegReceipt(receipt) }
+    }
+  }
+}
+
+const replayOf = (command: Command, record: IdempotencyRecord): WriteExit =>
   record.fingerprint === command.fingerprint
     ? Exit.succeed(WriteResult.Replayed({ outcome: record.outcome, body: record.responseBody, requestId: record.requestId }))
     : Exit.fail(IdempotencyKeyReused.of(command.idempotencyKey))
@@ -70,9 +209,9 @@ const replayOf = (command: WriteCommand, record: IdempotencyRecord): WriteExit =
  * Infrastructure failures are defects of the whole batch; the committer decides what to do.
  */
 export const commitBatch = Effect.fn("WriteBatch.commit")(
-  function*(commands: Arr.NonEmptyReadonlyArray<WriteCommand>) {
+  function*(commands: Arr.NonEmptyReadonlyArray<Command>) {
     const ledger = yield* LedgerRepository
-    const firstByKey = new Map<string, WriteCommand>()
+    const firstByKey = new Map<string, Command>()
     for (const command of commands) {
       if (!firstByKey.has(command.idempotencyKey)) firstByKey.set(command.idempotencyKey, command)
     }
@@ -87,15 +226,15 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
     const accounts = new Map<string, AccountRow>()
     if (Arr.isNonEmptyReadonlyArray(posting)) {
       const wanted = Arr.dedupeWith(
-        posting.map((c) => ({ userId: c.userId, assetCode: c.assetCode })),
+        posting.flatMap(accountsOf),
         (a, b) => a.userId === b.userId && a.assetCode === b.assetCode
       )
       let rows = yield* ledger.findAccounts(wanted)
       const unopened = Arr.dedupeWith(
         rows.flatMap((row) =>
-          row.userKind === "USER" && row.assetExists
+          row.userKind !== null && row.assetExists
             ? [
-              ...(row.walletId === null ? [{ userId: row.userId, ownerKind: "USER" as const, assetCode: row.assetCode }] : []),
+              ...(row.walletId === null ? [{ userId: row.userId, ownerKind: row.userKind, assetCode: row.assetCode }] : []),
               ...(row.treasuryWalletId === null
                 ? [{ userId: TreasuryUserId, ownerKind: "SYSTEM" as const, assetCode: row.assetCode }]
                 : [])
@@ -111,9 +250,11 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
       for (const row of rows) accounts.set(accountKey(row.userId, row.assetCode), row)
     }
 
-    const walletsByCommand = new Map(posting.map((c) => [c, walletsOf(c, accounts.get(accountKey(c.userId, c.assetCode)))]))
+    const postingsByCommand = new Map(posting.map((c) => [c, postingsOf(c, accounts)]))
     const walletIds = Arr.dedupe(
-      Array.from(walletsByCommand.values()).flatMap((w) => Either.isRight(w) ? [w.right.player, w.right.treasury] : [])
+      Array.from(postingsByCommand.values()).flatMap((p) =>
+        Either.isRight(p) ? p.right.flatMap((leg) => [leg.debitWalletId, leg.creditWalletId]) : []
+      )
     ).sort((a, b) => a - b)
     const locked = walletIds.length === 0 ? [] : yield* ledger.lockWallets(walletIds)
 
@@ -126,11 +267,10 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
     const decided = commands.map((command): WriteExit => {
       const record = records.get(command.idempotencyKey)
       if (record !== undefined) return replayOf(command, record)
-      const wallets = walletsByCommand.get(command)
-      if (wallets === undefined) throw new Error(`Key ${command.idempotencyKey} is neither claimed nor recorded`)
-      if (Either.isLeft(wallets)) return Exit.fail(wallets.left)
-      const posting = postingOf(command, wallets.right)
-      const outcome = sheet.post(posting)
+      const postings = postingsByCommand.get(command)
+      if (postings === undefined) throw new Error(`Key ${command.idempotencyKey} is neither claimed nor recorded`)
+      if (Either.isLeft(postings)) return Exit.fail(postings.left)
+      const outcome = sheet.postAll(postings.right)
       const keep = (outcome: StoredOutcome, responseBody: unknown, transactionId: TransactionId | null) => {
         const record = { fingerprint: command.fingerprint, outcome, responseBody, requestId: command.requestId }
         records.set(command.idempotencyKey, record)
@@ -141,34 +281,11 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         keep(rejection._tag === "InsufficientFunds" ? "INSUFFICIENT_FUNDS" : "BALANCE_LIMIT", encodeRefusal(rejection), null)
         return Exit.fail(rejection)
       }
-      // Built from values the edge and the database have already checked: skip re-validating
-      // them on every one of a batch's thousand receipts.
       const transactionId = TransactionId.make(randomUUID(), true)
-      transactions.push({
-        id: transactionId,
-        type: command.type,
-        assetCode: command.assetCode,
-        amount: command.amount,
-        description: command.description,
-        metadata: command.metadata,
-        debitWalletId: posting.debitWalletId,
-        debitBalanceAfter: outcome.right.debitBalanceAfter,
-        creditWalletId: posting.creditWalletId,
-        creditBalanceAfter: outcome.right.creditBalanceAfter
-      })
-      const receipt = new Receipt({
-        transactionId,
-        type: command.type,
-        userId: command.userId,
-        assetCode: command.assetCode,
-        amount: command.amount,
-        balance: command.type === "SPEND" ? outcome.right.debitBalanceAfter : outcome.right.creditBalanceAfter,
-        description: command.description,
-        metadata: command.metadata,
-        // Claimed keys exist whenever a command posts, and they carry the transaction's time.
-        createdAt: createdAt!
-      }, true)
-      keep("APPLIED", encodeReceipt(receipt), transactionId)
+      // Claimed keys exist whenever a command posts, and they carry the transaction's time.
+      const { body, receipt, row } = applied(command, postings.right, outcome.right, transactionId, createdAt!)
+      transactions.push(row)
+      keep("APPLIED", body, transactionId)
       return Exit.succeed(WriteResult.Applied({ receipt }))
     })
     const freedKeys = Array.from(claimed).filter((key) => !written.some((record) => record.key === key))

@@ -155,6 +155,8 @@ const deepJson = fc.tuple(fc.integer({ min: 1, max: 200_000 }), fc.constantFrom(
 })
 
 const writePaths = ["/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend"]
+/** Every endpoint that takes a JSON body. */
+const bodyPaths = [...writePaths, "/api/wallets/transfer", "/api/transactions", "/api/wallets/batch", "/api/users", "/api/assets"]
 const jsonContentType = fc.constantFrom(
   "application/json",
   "application/json; charset=utf-8",
@@ -173,8 +175,8 @@ describe("HTTP fuzz", () => {
       fc.tuple(fc.constantFrom(...writePaths), writeBody.map((b) => JSON.stringify(b))),
       fc.tuple(fc.constant("/api/wallets/batch"), bulkBody.map((b) => JSON.stringify(b))),
       fc.tuple(fc.constant("/api/users"), userBody.map((b) => JSON.stringify(b))),
-      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), fc.jsonValue().map((v) => JSON.stringify(v) ?? "null")),
-      fc.tuple(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), deepJson)
+      fc.tuple(fc.constantFrom(...bodyPaths), fc.jsonValue().map((v) => JSON.stringify(v) ?? "null")),
+      fc.tuple(fc.constantFrom(...bodyPaths), deepJson)
     )
     const headers = fc.record({
       "content-type": jsonContentType,
@@ -201,7 +203,7 @@ describe("HTTP fuzz", () => {
       { nil: undefined }
     )
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...writePaths, "/api/wallets/batch", "/api/users", "/api/assets"), payload, contentType, async (path, body, type) =>
+      fc.asyncProperty(fc.constantFrom(...bodyPaths), payload, contentType, async (path, body, type) =>
         send("POST", path, type === undefined ? {} : { "content-type": type }, body)),
       { numRuns: share(0.2) }
     )

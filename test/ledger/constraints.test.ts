@@ -56,6 +56,8 @@ describe("the ledger's constraints", () => {
     expect(twoCredits).toBe("23505")
   })
 
+  // Since the multi-leg migration (0011) an entry names its transaction alone, and the
+  // deferred balance check refuses an entry off its transaction's asset or amount at COMMIT.
   test("an entry's amount and asset must be its transaction's", async () => {
     const wrongAmount = await attempt((sql) =>
       sql`WITH t AS (INSERT INTO transactions (type, asset_code, amount) VALUES ('BONUS', 'GOLD_COINS', 5) RETURNING id)
@@ -63,7 +65,7 @@ describe("the ledger's constraints", () => {
           SELECT t.id, w.id, 'GOLD_COINS', CASE w.user_id WHEN 1 THEN 'DEBIT' ELSE 'CREDIT' END, 6, 0
             FROM t, wallets w WHERE w.asset_code = 'GOLD_COINS' AND w.user_id IN (1, 2)`
     )
-    expect(wrongAmount).toBe("23503")
+    expect(wrongAmount).toBe("23514")
     const wrongAsset = await attempt((sql) =>
       sql`WITH t AS (INSERT INTO transactions (type, asset_code, amount) VALUES ('BONUS', 'GOLD_COINS', 5) RETURNING id)
           INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after)

@@ -17,19 +17,31 @@ export const ledgerViolations = Effect.gen(function*() {
     HAVING w.balance <> coalesce(sum(CASE e.entry_type WHEN 'CREDIT' THEN e.amount ELSE -e.amount END), 0)`
   const negativeUserWallets = yield* sql<{ id: number; balance: number }>`
     SELECT id, balance FROM wallets WHERE owner_kind = 'USER' AND balance < 0`
+  /** A transaction of one asset is one leg of its asset and amount; a multi-leg one has legs. */
   const badTransactions = yield* sql<{ id: string; entries: number }>`
     SELECT t.id, count(e.id)::int AS entries
       FROM transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
      GROUP BY t.id
-    HAVING count(e.id) <> 2
-        OR count(*) FILTER (WHERE e.entry_type = 'DEBIT') <> 1
-        OR bool_or(e.amount <> t.amount)`
+    HAVING count(e.id) < 2
+        OR (t.asset_code IS NOT NULL AND count(e.id) <> 2)
+        OR bool_or(t.asset_code IS NOT NULL AND (e.amount <> t.amount OR e.asset_code <> t.asset_code))`
+  /** Every leg is one DEBIT and one CREDIT of one asset and amount between two wallets. */
+  const badLegs = yield* sql<{ transactionId: string; legIndex: number }>`
+    SELECT transaction_id, leg_index FROM ledger_entries
+     GROUP BY transaction_id, leg_index
+    HAVING count(*) <> 2 OR count(DISTINCT entry_type) <> 2 OR count(DISTINCT amount) <> 1
+        OR count(DISTINCT asset_code) <> 1 OR count(DISTINCT wallet_id) <> 2`
+  /** Per transaction and asset, the debits equal the credits. */
+  const unbalancedTransactions = yield* sql<{ transactionId: string; assetCode: string }>`
+    SELECT transaction_id, asset_code FROM ledger_entries
+     GROUP BY transaction_id, asset_code
+    HAVING sum(CASE entry_type WHEN 'DEBIT' THEN amount ELSE -amount END) <> 0`
   /** The last entry of each wallet carries its balance. */
   const staleBalanceAfter = yield* sql<{ id: number }>`
     SELECT w.id FROM wallets w
       JOIN LATERAL (SELECT balance_after FROM ledger_entries e WHERE e.wallet_id = w.id ORDER BY e.id DESC LIMIT 1) last ON TRUE
      WHERE last.balance_after <> w.balance`
-  return { unbalancedAssets, walletsOffLedger, negativeUserWallets, badTransactions, staleBalanceAfter }
+  return { unbalancedAssets, walletsOffLedger, negativeUserWallets, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
 })
 
 export const noViolations = {
@@ -37,6 +49,8 @@ export const noViolations = {
   walletsOffLedger: [],
   negativeUserWallets: [],
   badTransactions: [],
+  badLegs: [],
+  unbalancedTransactions: [],
   staleBalanceAfter: []
 }
 

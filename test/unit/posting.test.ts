@@ -6,7 +6,7 @@ import { AssetCode } from "../../src/domain/Asset.ts"
 import { HistoryCursor } from "../../src/domain/History.ts"
 import { characterCount, MaxAmount } from "../../src/domain/Limits.ts"
 import { Amount } from "../../src/domain/Money.ts"
-import { applyPosting, type Posting, type WalletId, type WalletState } from "../../src/domain/Posting.ts"
+import { applyPosting, BalanceSheet, type Posting, type WalletId, type WalletState } from "../../src/domain/Posting.ts"
 import { WriteRequest } from "../../src/domain/Transaction.ts"
 import { UserId } from "../../src/domain/User.ts"
 
@@ -86,5 +86,43 @@ describe("schemas at the edge", () => {
     for (const forged of ["", "abc", "ZTA", Buffer.from("e-1").toString("base64url"), Buffer.from("e99999999999999999").toString("base64url")]) {
       expect(Either.isLeft(Schema.decodeUnknownEither(HistoryCursor)(forged))).toBe(true)
     }
+  })
+})
+
+describe("BalanceSheet.postAll", () => {
+  const leg = (amount: number, debit: number, credit: number, legIndex: number): Posting => ({
+    ...posting(amount, "TRANSACTION"),
+    debitWalletId: debit as WalletId,
+    creditWalletId: credit as WalletId,
+    legIndex
+  })
+
+  test("each leg sees the balances the legs before it left", () => {
+    const sheet = new BalanceSheet([wallet(1, "SYSTEM", -100), wallet(2, "USER", 0), wallet(3, "USER", 0)])
+    const posted = sheet.postAll([leg(40, 1, 2, 0), leg(40, 2, 3, 1), leg(15, 3, 2, 2)])
+    expect(posted).toEqual(Either.right([
+      { debitBalanceAfter: -140, creditBalanceAfter: 40 },
+      { debitBalanceAfter: 0, creditBalanceAfter: 40 },
+      { debitBalanceAfter: 25, creditBalanceAfter: 15 }
+    ]))
+    expect(sheet.balances()).toEqual(new Map([[1, -140], [2, 15], [3, 25]]) as never)
+  })
+
+  test("all or none: a refused leg undoes the ones before it and names itself", () => {
+    const sheet = new BalanceSheet([wallet(1, "SYSTEM", -100), wallet(2, "USER", 10), wallet(3, "USER", 0)])
+    const refused = sheet.postAll([leg(10, 2, 3, 0), leg(5, 1, 2, 1), leg(6, 2, 3, 2)])
+    expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "InsufficientFunds", balance: 5, amount: 6, legIndex: 2 })
+    expect(sheet.balances()).toEqual(new Map([[1, -100], [2, 10], [3, 0]]) as never)
+  })
+
+  test("a credit past 2^53 - 1 is BALANCE_LIMIT with its leg, whoever the sides are", () => {
+    const sheet = new BalanceSheet([wallet(2, "USER", 10), wallet(3, "USER", MaxAmount - 5)])
+    const refused = sheet.postAll([leg(6, 2, 3, 0)])
+    expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "BalanceLimit", legIndex: 0 })
+  })
+
+  test("the player floor is the asset's: a lower floor lets the balance go that far, and no further", () => {
+    expect(Either.isRight(applyPosting(posting(15), wallet(10, "USER", 10), wallet(11, "SYSTEM", 0), -5))).toBe(true)
+    expect(Either.isLeft(applyPosting(posting(16), wallet(10, "USER", 10), wallet(11, "SYSTEM", 0), -5))).toBe(true)
   })
 })

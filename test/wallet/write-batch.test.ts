@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { AssetCode } from "../../src/domain/Asset.ts"
 import { IdempotencyKey } from "../../src/domain/Idempotency.ts"
 import { Amount } from "../../src/domain/Money.ts"
 import type { WriteType } from "../../src/domain/Transaction.ts"
+import { MultiLegReceipt, TransferReceipt } from "../../src/domain/Transfer.ts"
 import { UserId } from "../../src/domain/User.ts"
-import { type WriteCommand, writeCommand } from "../../src/domain/Write.ts"
+import { type Command, multiLegCommand, transferCommand, writeCommand } from "../../src/domain/Write.ts"
 import { LedgerRepository } from "../../src/ledger/LedgerRepository.ts"
 import { commitBatch, type WriteExit } from "../../src/wallet/WriteBatch.ts"
-import { ledgerViolations, noViolations } from "../support/Invariants.ts"
+import { balanceOf, ledgerViolations, noViolations } from "../support/Invariants.ts"
+import type { PlainLeg } from "../support/Requests.ts"
 import { startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /**
@@ -36,13 +39,19 @@ const command = (type: WriteType, userId: number, assetCode: string, amount: num
     IdempotencyKey.make(key)
   )
 
-const commit = (commands: readonly [WriteCommand, ...Array<WriteCommand>]) =>
+const commit = (commands: readonly [Command, ...Array<Command>]) =>
   service.run(commitBatch(commands).pipe(Effect.provide(LedgerRepository.Default)))
 
 /** What a test asserts about one outcome: the balance of an applied write, a replay, or the error code. */
 const summary = (exit: WriteExit) =>
   Exit.match(exit, {
-    onSuccess: (result) => result._tag === "Applied" ? `applied ${result.receipt.balance}` : `replayed ${result.outcome}`,
+    onSuccess: (result) => {
+      if (result._tag === "Replayed") return `replayed ${result.outcome}`
+      const receipt = result.receipt
+      if (receipt instanceof TransferReceipt) return `transferred ${receipt.fromBalance}/${receipt.toBalance}`
+      if (receipt instanceof MultiLegReceipt) return `legs ${receipt.legs.map((leg) => `${leg.fromBalance}/${leg.toBalance}`).join(" ")}`
+      return `applied ${receipt.balance}`
+    },
     onFailure: (cause) => {
       const failure = cause._tag === "Fail" ? cause.error.code : "defect"
       return failure
@@ -144,5 +153,64 @@ test("an asset created after its users: both wallets open on first use", async (
     command("SPEND", 2, "RUBIES", 1, uniqueKey())
   ])
   expect(outcomes.map(summary)).toEqual(["applied 3", "applied 4", "applied 2"])
+  expect(await service.run(ledgerViolations)).toEqual(noViolations)
+})
+
+const transfer = (from: number, to: number, assetCode: string, amount: number, key: string) =>
+  transferCommand(
+    { fromUserId: UserId.make(from), toUserId: UserId.make(to), assetCode: AssetCode.make(assetCode), amount: Amount.make(amount) },
+    IdempotencyKey.make(key)
+  )
+
+const legs = (key: string, first: PlainLeg, ...rest: Array<PlainLeg>) =>
+  multiLegCommand(
+    Arr.map(Arr.make(first, ...rest), ([from, to, assetCode, amount]) => ({
+      fromUserId: UserId.make(from),
+      toUserId: UserId.make(to),
+      assetCode: AssetCode.make(assetCode),
+      amount: Amount.make(amount)
+    })),
+    {},
+    IdempotencyKey.make(key)
+  )
+
+const newUser = async (label: string) =>
+  (await service.run(service.client.users.create({ payload: { username: `${label}_${uniqueKey("u").replace(/-/g, "_")}` as never } }))).userId
+
+test("v1 writes, transfers and multi-leg transactions in one batch: in order, carried balances, one key twice", async () => {
+  const a = await newUser("mix_a")
+  const b = await newUser("mix_b")
+  const treasuryBefore = await service.run(balanceOf(1, "GOLD_COINS"))
+  const twice = uniqueKey("twice")
+  const outcomes = await commit([
+    command("TOPUP", a, "GOLD_COINS", 100, uniqueKey()), // a 100
+    transfer(a, b, "GOLD_COINS", 60, uniqueKey()), // a 40, b 60
+    legs(twice, [b, a, "GOLD_COINS", 60], [a, b, "GOLD_COINS", 100]), // b 0 then a 100; a 0 then b 100
+    transfer(b, a, "GOLD_COINS", 101, uniqueKey()), // refused: b has 100
+    legs(twice, [b, a, "GOLD_COINS", 60], [a, b, "GOLD_COINS", 100]), // the same request again
+    legs(twice, [b, a, "GOLD_COINS", 1]), // another request under the key
+    command("SPEND", b, "GOLD_COINS", 100, uniqueKey()), // b 0
+    legs(uniqueKey(), [1, a, "GOLD_COINS", 5], [a, b, "GOLD_COINS", 6]), // refused at leg 1: a has 5
+    transfer(a, a, "GOLD_COINS", 1, uniqueKey()),
+    transfer(a, 1, "GOLD_COINS", 1, uniqueKey())
+  ])
+  expect(outcomes.map(summary)).toEqual([
+    "applied 100",
+    "transferred 40/60",
+    "legs 0/100 0/100",
+    "INSUFFICIENT_FUNDS",
+    "replayed APPLIED",
+    "IDEMPOTENCY_KEY_REUSED",
+    "applied 0",
+    "INSUFFICIENT_FUNDS",
+    "SAME_WALLET",
+    "SYSTEM_ACCOUNT"
+  ])
+  const refusedLeg = outcomes[7]!
+  expect(Exit.isFailure(refusedLeg) && refusedLeg.cause._tag === "Fail" && refusedLeg.cause.error).toMatchObject({ legIndex: 1, balance: 5 })
+  expect(await service.run(balanceOf(a, "GOLD_COINS"))).toBe(0)
+  expect(await service.run(balanceOf(b, "GOLD_COINS"))).toBe(0)
+  // The refused multi-leg transaction's first leg, from the treasury, was undone with it.
+  expect(await service.run(balanceOf(1, "GOLD_COINS"))).toBe(treasuryBefore)
   expect(await service.run(ledgerViolations)).toEqual(noViolations)
 })
