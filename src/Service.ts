@@ -4,18 +4,23 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
+import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { SqlLive } from "./Sql.ts"
+import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
- * Committer and WalletService. The committer is built after the pool, so on shutdown it
- * commits and answers what is queued before the pool closes.
+ * Committer and WalletService, and the API keys with their in-memory table. The committer is
+ * built after the pool, so on shutdown it commits and answers what is queued before the pool
+ * closes. It needs an AdminKeyFile: where a first admin key is written, if anywhere.
  */
-export const WalletLive = WalletService.Default.pipe(
-  Layer.provide(Committer.Default),
+export const WalletLive = Layer.mergeAll(
+  WalletService.Default.pipe(Layer.provide(Committer.Default)),
+  ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default))
+).pipe(
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )

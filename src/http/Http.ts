@@ -3,8 +3,10 @@ import { BunHttpServer } from "@effect/platform-bun"
 import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { WalletApi } from "./Api.ts"
+import { AuthLive } from "./AuthHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { KeysHttpLive } from "./KeysHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { requestLog } from "./RequestLog.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
@@ -16,7 +18,8 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive, MetricsHttpLive])
+  Layer.provide([WalletsHttpLive, UsersHttpLive, HealthHttpLive, MetricsHttpLive, KeysHttpLive]),
+  Layer.provide(AuthLive)
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */
