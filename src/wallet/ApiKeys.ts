@@ -35,12 +35,13 @@ export class AdminKeyFile extends Context.Tag("AdminKeyFile")<AdminKeyFile, Opti
 
 export const AuthConfig = Config.all({
   /** Unset or empty: no such key. Always an admin key, never stored, compared by its hash. */
-  adminApiKey: Config.option(Config.redacted("ADMIN_API_KEY")).pipe(
-    Config.map(Option.filter((key) => Redacted.value(key) !== "")),
+  adminApiKey: Config.redacted("ADMIN_API_KEY").pipe(
     Config.validate({
-      message: `Expected at least ${AdminApiKeyMinChars} characters (e.g. openssl rand -base64 32)`,
-      validation: Option.match({ onNone: () => true, onSome: (key) => Redacted.value(key).length >= AdminApiKeyMinChars })
-    })
+      message: `ADMIN_API_KEY must be at least ${AdminApiKeyMinChars} characters (e.g. openssl rand -base64 32), or unset`,
+      validation: (key) => Redacted.value(key) === "" || Redacted.value(key).length >= AdminApiKeyMinChars
+    }),
+    Config.option,
+    Config.map(Option.filter((key) => Redacted.value(key) !== ""))
   ),
   disabled: Config.boolean("AUTH_DISABLED").pipe(Config.withDefault(false))
 })
