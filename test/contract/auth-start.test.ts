@@ -32,8 +32,17 @@ afterAll(() => rm(folder, { recursive: true, force: true }))
 const createdLines = (output: string) =>
   logLines(output).filter((line) => String(line.message).startsWith("Created the first admin API key"))
 
-/** A fresh database of its own with its schema, to start processes over and to look into. */
-const freshDatabase = () => ManagedRuntime.make(Layer.provideMerge(SqlLive, FreshDatabaseLive))
+/** Runs `f` with a fresh database of its own (migrated), to start processes over and to look into. */
+const withFreshDatabase = async <A>(
+  f: (databaseUrl: string, database: ManagedRuntime.ManagedRuntime<SqlClient.SqlClient, unknown>) => Promise<A>
+) => {
+  const database = ManagedRuntime.make(Layer.provideMerge(SqlLive, FreshDatabaseLive))
+  try {
+    return await f(Redacted.value(await database.runPromise(DatabaseUrl)), database)
+  } finally {
+    await database.dispose()
+  }
+}
 
 test("without ADMIN_API_KEY the first start makes one admin key and writes it to the key file, mode 0600", async () => {
   const keyFile = join(folder, "data", "admin-api-key")
@@ -54,9 +63,7 @@ test("without ADMIN_API_KEY the first start makes one admin key and writes it to
 })
 
 test("two first starts at once on one database make one admin key between them", async () => {
-  const database = freshDatabase()
-  try {
-    const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  await withFreshDatabase(async (databaseUrl, database) => {
     const both = await Promise.all([
       startServiceProcess(databaseUrl, { ADMIN_API_KEY: "" }),
       startServiceProcess(databaseUrl, { ADMIN_API_KEY: "" })
@@ -65,9 +72,7 @@ test("two first starts at once on one database make one admin key between them",
     const keys = await database.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
       sql<{ name: string }>`SELECT name FROM api_keys`))
     expect(keys.map((key) => key.name)).toEqual(["first admin key"])
-  } finally {
-    await database.dispose()
-  }
+  })
 }, 60_000)
 
 test("sixteen concurrent first-key inserts on one database make one key (the advisory lock)", async () => {
@@ -88,9 +93,7 @@ test("sixteen concurrent first-key inserts on one database make one key (the adv
 })
 
 test("the first admin key is logged once, in one line, at its first start only (none with ADMIN_API_KEY)", async () => {
-  const database = freshDatabase()
-  try {
-    const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  await withFreshDatabase(async (databaseUrl) => {
     const run = async (env: Record<string, string>) => {
       const port = await freePort()
       const main = startMain({
@@ -115,61 +118,51 @@ test("the first admin key is logged once, in one line, at its first start only (
     // With DATABASE_URL, no file: the log line is the copy.
     expect(String(first[0]!.message)).not.toContain("written to")
     expect(createdLines(await run({ ADMIN_API_KEY: "" })).length).toBe(0)
-  } finally {
-    await database.dispose()
-  }
+  })
 }, 90_000)
 
 test("AUTH_DISABLED=true serves requests without a key, as admin, and warns at start", async () => {
-  const database = freshDatabase()
-  try {
-    const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  await withFreshDatabase(async (databaseUrl) => {
     const port = await freePort()
     const baseUrl = `http://127.0.0.1:${port}`
     const main = startMain({
       cwd: repositoryRoot,
       env: { DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", AUTH_DISABLED: "true" }
-    })
-    try {
-      expect(await healthWithin(main, baseUrl, 30_000)).toBe(200)
-      const read = await request(baseUrl, "GET", "/api/wallets/2/balance", undefined, 5_000, { apiKey: null })
-      expect(read._tag === "Answered" && read.status).toBe(200)
-      const write = await request(baseUrl, "POST", "/api/wallets/bonus", {
-        userId: 2,
-        assetCode: "GOLD_COINS",
-        amount: 1,
-        idempotencyKey: "auth-disabled-1"
-      }, 5_000, { apiKey: null })
-      expect(write._tag === "Answered" && write.status).toBe(201)
-      const keys = await request(baseUrl, "GET", "/api/keys", undefined, 5_000, { apiKey: null })
-      expect(keys._tag === "Answered" && keys.status).toBe(200)
-    } finally {
-      main.kill("SIGTERM")
-      await exitWithin(main, 15_000)
-    }
-    const warnings = logLines(main.output()).filter((line) => String(line.message).includes("AUTH_DISABLED"))
-    expect(warnings.length).toBe(1)
-    expect(warnings[0]!.logLevel).toBe("WARN")
-    // No first key is made while auth is off.
-    expect(createdLines(main.output()).length).toBe(0)
+  })
+  try {
+    expect(await healthWithin(main, baseUrl, 30_000)).toBe(200)
+    const read = await request(baseUrl, "GET", "/api/wallets/2/balance", undefined, 5_000, { apiKey: null })
+    expect(read._tag === "Answered" && read.status).toBe(200)
+    const write = await request(baseUrl, "POST", "/api/wallets/bonus", {
+      userId: 2,
+      assetCode: "GOLD_COINS",
+      amount: 1,
+      idempotencyKey: "auth-disabled-1"
+    }, 5_000, { apiKey: null })
+    expect(write._tag === "Answered" && write.status).toBe(201)
+    const keys = await request(baseUrl, "GET", "/api/keys", undefined, 5_000, { apiKey: null })
+    expect(keys._tag === "Answered" && keys.status).toBe(200)
   } finally {
-    await database.dispose()
+    main.kill("SIGTERM")
+    await exitWithin(main, 15_000)
   }
+  const warnings = logLines(main.output()).filter((line) => String(line.message).includes("AUTH_DISABLED"))
+  expect(warnings.length).toBe(1)
+  expect(warnings[0]!.logLevel).toBe("WARN")
+  // No first key is made while auth is off.
+  expect(createdLines(main.output()).length).toBe(0)
+  })
 }, 60_000)
 
 test("an ADMIN_API_KEY shorter than 32 characters stops the start with one line naming it, not its value", async () => {
-  const database = freshDatabase()
-  try {
-    const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  await withFreshDatabase(async (databaseUrl) => {
     const main = startMain({
       cwd: repositoryRoot,
       env: { DATABASE_URL: databaseUrl, PORT: String(await freePort()), HOST: "127.0.0.1", ADMIN_API_KEY: "tooShortSecret1234" }
-    })
-    expect(await exitWithin(main, 20_000)).toBe(1)
-    expect(main.output()).toContain("ADMIN_API_KEY")
-    expect(main.output()).not.toContain("tooShortSecret1234")
-    expect(testAdminKey.length).toBeGreaterThanOrEqual(32)
-  } finally {
-    await database.dispose()
-  }
+  })
+  expect(await exitWithin(main, 20_000)).toBe(1)
+  expect(main.output()).toContain("ADMIN_API_KEY")
+  expect(main.output()).not.toContain("tooShortSecret1234")
+  expect(testAdminKey.length).toBeGreaterThanOrEqual(32)
+  })
 }, 30_000)
