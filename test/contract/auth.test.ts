@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import * as Effect from "effect/Effect"
+import { makeFetchWalletClient } from "../../src/client.ts"
 import type { Scope } from "../../src/domain/ApiKey.ts"
+import { UserId } from "../../src/domain/User.ts"
 import { WalletApi } from "../../src/http/Api.ts"
 import { testAdminKey } from "../support/TestApiKey.ts"
 import { postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
@@ -203,4 +206,18 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "GET /api/keys": "admin",
     "DELETE /api/keys/{keyId}": "admin"
   })
+})
+
+test("the typed client sends its apiKey and decodes 401 and 403 into their tagged errors", async () => {
+  const balance = (apiKey?: string) =>
+    Effect.runPromise(
+      makeFetchWalletClient(service.baseUrl, apiKey === undefined ? {} : { apiKey }).pipe(
+        Effect.flatMap((client) => client.wallets.balance({ path: { userId: UserId.make(2) }, urlParams: {} })),
+        Effect.match({ onFailure: (error) => error._tag, onSuccess: () => "ok" })
+      )
+    )
+  expect(await balance()).toBe("Unauthorized")
+  expect(await balance(`dwk_${"B".repeat(43)}`)).toBe("Unauthorized")
+  expect(await balance(keys.write!)).toBe("Forbidden")
+  expect(await balance(keys.read!)).toBe("ok")
 })
