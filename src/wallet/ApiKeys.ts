@@ -99,10 +99,15 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("ApiKeys", {
 
     const table = yield* Ref.make(tableOf(yield* repository.all))
     const seen = yield* Ref.make<TableVersion | undefined>(undefined)
-    const reload = Effect.flatMap(repository.all, (rows) => Ref.set(table, tableOf(rows)))
+    // One reload at a time: a poll's read that began before a revocation must not land after the
+    // revoking request's own reload and bring the key back.
+    const reloading = yield* Effect.makeSemaphore(1)
+    const reload = reloading.withPermits(1)(Effect.flatMap(repository.all, (rows) => Ref.set(table, tableOf(rows))))
 
     // Re-reads the table when its version moved. A database that does not answer keeps the
-    // last table (a revocation elsewhere then waits for it); the next tick tries again.
+    // last table (a revocation elsewhere then waits for it), said once per outage; the next
+    // tick tries again.
+    const failing = yield* Ref.make(false)
     const refresh = repository.version.pipe(
       Effect.flatMap((version) =>
         Effect.flatMap(Ref.get(seen), (last) =>
@@ -110,7 +115,15 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("ApiKeys", {
             ? Effect.void
             : reload.pipe(Effect.zipRight(Ref.set(seen, version))))
       ),
-      Effect.catchAllCause((cause) => Effect.logWarning("Could not refresh the API keys", cause))
+      Effect.zipRight(
+        Effect.flatMap(Ref.getAndSet(failing, false), (was) => was ? Effect.logInfo("API keys refreshed again") : Effect.void)
+      ),
+      Effect.catchAllCause((cause) =>
+        Effect.flatMap(
+          Ref.getAndSet(failing, true),
+          (was) => was ? Effect.void : Effect.logWarning("Cannot refresh the API keys; serving the last table read", cause)
+        )
+      )
     )
     yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(KeyRefreshInterval)))
 
