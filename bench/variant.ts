@@ -44,8 +44,13 @@ const setupConcurrency = 16
 
 /** Closed over one running service: the requests of every workload, each returning its Answer. */
 const makeRequests = (service: BenchService) => {
+  const authorization = `Bearer ${service.apiKey}`
   const post = (path: string, body: unknown) =>
-    fetch(`${service.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    fetch(`${service.baseUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization },
+      body: JSON.stringify(body)
+    })
 
   /** A single write counts as applied on a 201 that is not a replay of an earlier one. */
   const write = async (kind: string, body: unknown): Promise<Answer> => {
@@ -65,7 +70,7 @@ const makeRequests = (service: BenchService) => {
   }
 
   const read = async (path: string): Promise<Answer> => {
-    const response = await fetch(`${service.baseUrl}${path}`)
+    const response = await fetch(`${service.baseUrl}${path}`, { headers: { authorization } })
     await response.arrayBuffer()
     return { status: response.status, applied: 0 }
   }

@@ -2,6 +2,7 @@ import { HttpApiSchema } from "@effect/platform"
 import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
+import type { ApiKeyId } from "./ApiKey.ts"
 import { type AssetCode, AssetNotFound } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
@@ -26,13 +27,19 @@ export interface WriteCommand {
   readonly fingerprint: string
   /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
   readonly requestId: string | null
+  /**
+   * The API key that sent it, kept on its transaction; null for ADMIN_API_KEY and AUTH_DISABLED.
+   * Not part of the fingerprint: a retry under another key of the same client is the same write.
+   */
+  readonly createdBy: ApiKeyId | null
 }
 
 export const writeCommand = (
   type: WriteType,
   request: Omit<WriteRequest, "idempotencyKey">,
   idempotencyKey: IdempotencyKey,
-  requestId: string | null = null
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
 ): WriteCommand => {
   const description = request.description ?? null
   const metadata = request.metadata ?? {}
@@ -50,6 +57,7 @@ export const writeCommand = (
     metadata,
     idempotencyKey,
     requestId,
+    createdBy,
     fingerprint: createHash("sha256")
       .update(JSON.stringify(fields))
       .digest("hex")

@@ -16,6 +16,7 @@ import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
+import { CurrentApiKey } from "./Auth.ts"
 import { currentRequestId } from "./RequestId.ts"
 
 /** The status of a stored outcome, chosen here at the edge from the error classes' own annotations. */
@@ -39,8 +40,11 @@ const respond = (result: WriteResult) =>
       { status: storedStatus[result.outcome], headers: { "idempotent-replayed": "true" } }
     )
 
-/** What a write handler passes on: the request's id, kept with a stored outcome. */
-const requestId = FiberRef.get(currentRequestId)
+/**
+ * What a write handler passes on as plain data: the request's id, kept with a stored outcome,
+ * and the caller's key id, kept on the transaction.
+ */
+const origin = Effect.zip(FiberRef.get(currentRequestId), Effect.map(CurrentApiKey, (caller) => caller.keyId))
 
 const ItemError = Schema.Union(
   IdempotencyKeyReused,
@@ -97,13 +101,22 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
     const wallets = yield* WalletService
     return handlers
       .handle("topup", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.topup(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.topup(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("bonus", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.bonus(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.bonus(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("spend", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.spend(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.spend(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("bulk", ({ payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.bulk(payload.items, id))).pipe(
+        origin.pipe(Effect.flatMap(([id, by]) => wallets.bulk(payload.items, id, by))).pipe(
           Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),
           Effect.map((results) => new BulkWriteResult({ results }))
         ))

@@ -24,6 +24,7 @@ const detailOf = (row: TransactionRow) =>
     entries: row.entries,
     description: row.description,
     metadata: row.metadata,
+    createdBy: row.createdBy,
     createdAt: row.createdAt
   })
 

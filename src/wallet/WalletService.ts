@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import type { ApiKeyId } from "../domain/ApiKey.ts"
 import type { AssetCode } from "../domain/Asset.ts"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance } from "../domain/Balance.ts"
@@ -47,10 +48,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       Effect.fn(`WalletService.${type.toLowerCase()}`)(function*(
         request: WriteRequest,
         headerKey: IdempotencyKey | undefined,
-        requestId: string | null
+        requestId: string | null,
+        createdBy: ApiKeyId | null
       ) {
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
-        return yield* committer.submit(writeCommand(type, request, key, requestId))
+        return yield* committer.submit(writeCommand(type, request, key, requestId, createdBy))
       }, (write) => Effect.tapBoth(write, {
         onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
         onFailure: (error) => countWrite(type, error.code)
@@ -60,9 +62,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      * A bulk request: every item independent, under its own key, each outcome its own and in
      * item order. All items are queued at once (or none, when the queue cannot take them).
      */
-    const bulk = Effect.fn("WalletService.bulk")(function*(items: ReadonlyArray<BulkWriteItem>, requestId: string | null) {
+    const bulk = Effect.fn("WalletService.bulk")(function*(
+      items: ReadonlyArray<BulkWriteItem>,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
       const exits = yield* committer.submitAll(
-        items.map((item) => writeCommand(item.type, item, item.idempotencyKey, requestId))
+        items.map((item) => writeCommand(item.type, item, item.idempotencyKey, requestId, createdBy))
       )
       yield* Effect.forEach(exits, (exit, i) => countOutcome(items[i]!.type)(exit), { discard: true })
       return exits
@@ -137,8 +143,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      */
     const credit = (type: "TOPUP" | "BONUS") => {
       const run = write(type)
-      return (request: WriteRequest, headerKey: IdempotencyKey | undefined, requestId: string | null) =>
-        run(request, headerKey, requestId).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
+      return (
+        request: WriteRequest,
+        headerKey: IdempotencyKey | undefined,
+        requestId: string | null,
+        createdBy: ApiKeyId | null
+      ) =>
+        run(request, headerKey, requestId, createdBy).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
     }
 
     return {

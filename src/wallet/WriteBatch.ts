@@ -154,7 +154,8 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         debitWalletId: posting.debitWalletId,
         debitBalanceAfter: outcome.right.debitBalanceAfter,
         creditWalletId: posting.creditWalletId,
-        creditBalanceAfter: outcome.right.creditBalanceAfter
+        creditBalanceAfter: outcome.right.creditBalanceAfter,
+        createdBy: command.createdBy
       })
       const receipt = new Receipt({
         transactionId,
