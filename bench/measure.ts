@@ -35,8 +35,9 @@ const metricSum = (text: string, name: string) =>
     return match?.[1] === name ? sum + Number(match[2]) : sum
   }, 0)
 
-const writeBatches = async (baseUrl: string): Promise<WriteBatches> => {
-  const text = await fetch(`${baseUrl}/api/metrics`).then((r) => r.text(), () => "")
+const writeBatches = async (service: BenchService): Promise<WriteBatches> => {
+  const text = await fetch(`${service.baseUrl}/api/metrics`, { headers: { authorization: `Bearer ${service.apiKey}` } })
+    .then((r) => r.text(), () => "")
   return {
     transactions: metricSum(text, "wallet_write_batch_size_count"),
     commands: metricSum(text, "wallet_write_batch_size_sum"),
@@ -58,7 +59,7 @@ export const measureWorkload = async (
   }
 ): Promise<Measurement> => {
   const peakOfWorkloadOnly = await resetPeakResident(service.pid)
-  const batchesBefore = await writeBatches(service.baseUrl)
+  const batchesBefore = await writeBatches(service)
   const databaseBefore = await backendCpu(service.databaseUrl)
   const serviceBefore = await processCpuMs(service.pid)
   const machineBefore = await machineBusyCpuMs()
@@ -69,7 +70,7 @@ export const measureWorkload = async (
   const serviceAfter = await processCpuMs(service.pid)
   const databaseAfter = await backendCpu(service.databaseUrl)
   const peakRssMiB = await peakResidentMiB(service.pid)
-  const batchesAfter = await writeBatches(service.baseUrl)
+  const batchesAfter = await writeBatches(service)
   return {
     ...result,
     serviceCpuMs: difference(serviceAfter, serviceBefore),

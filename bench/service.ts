@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -12,6 +13,8 @@ import pg from "pg"
  */
 export interface BenchService {
   readonly baseUrl: string
+  /** The service's ADMIN_API_KEY, which every request of the bench sends as its bearer token. */
+  readonly apiKey: string
   readonly databaseUrl: string
   readonly pid: number
   readonly stop: () => Promise<void>
@@ -60,6 +63,9 @@ export const startService = async (overrides: Readonly<Record<string, string | u
     if (value !== undefined) env[name] = value
   }
   Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" })
+  // Every request is authenticated, as in production; the key is this run's own.
+  const apiKey = env.ADMIN_API_KEY ?? `dwk_bench_${randomBytes(32).toString("base64url")}`
+  env.ADMIN_API_KEY = apiKey
   // The heap setting `npm start` and the Docker image give the service, unless the bench's
   // environment chooses another (see the README's configuration table).
   env.BUN_JSC_forceRAMSize ??= "268435456"
@@ -105,7 +111,7 @@ export const startService = async (overrides: Readonly<Record<string, string | u
   try {
     const baseUrl = `http://127.0.0.1:${port}`
     await waitForHealth(baseUrl, child, 60_000)
-    return { baseUrl, databaseUrl: await databaseUrl(), pid: child.pid!, stop }
+    return { baseUrl, apiKey, databaseUrl: await databaseUrl(), pid: child.pid!, stop }
   } catch (error) {
     await stop()
     throw error

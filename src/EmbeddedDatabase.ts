@@ -6,7 +6,7 @@ import * as Redacted from "effect/Redacted"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { readFile, rm, writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import * as Binaries from "./embedded/Binaries.ts"
 import { describe, startError } from "./embedded/EmbeddedStartError.ts"
 import { place } from "./embedded/Placement.ts"
@@ -95,3 +95,15 @@ export const DatabaseUrlLive = Layer.scoped(
     return yield* start({ ...config, persistent: true })
   })
 )
+
+/**
+ * Where a first admin API key is also written: beside the embedded data folder (by default
+ * `.data/admin-api-key`, next to `.data/postgres`), where the data it opens lives. None with
+ * DATABASE_URL: a production service writes no secrets to its disk, and its log line is the copy.
+ */
+export const adminKeyFile = Effect.gen(function*() {
+  const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+  if (Option.isSome(url)) return Option.none<string>()
+  const config = yield* EmbeddedConfig
+  return Option.some(join(dirname(resolve(config.dataDirectory)), "admin-api-key"))
+})

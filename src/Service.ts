@@ -4,11 +4,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
+import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { SqlLive } from "./Sql.ts"
+import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
@@ -18,16 +20,19 @@ import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
- * Committer and WalletService; beside them the lookups, assets, reconciliation and the pruning
- * of old idempotency records. The committer is built after the pool, so on shutdown it
- * commits and answers what is queued before the pool closes.
+ * Committer and WalletService; beside them the API keys with their in-memory table, the
+ * lookups, assets, reconciliation and the pruning of old idempotency records. The committer is
+ * built after the pool, so on shutdown it commits and answers what is queued before the pool
+ * closes. It needs an AdminKeyFile: where a first admin key is written, if anywhere.
  */
-export const WalletLive = WalletService.Default.pipe(
-  Layer.provide(Committer.Default),
-  Layer.merge(IdempotencyRetention.Default),
-  Layer.merge(AssetService.Default.pipe(Layer.provide(AssetRepository.Default))),
-  Layer.merge(ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default))),
-  Layer.merge(TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))),
+export const WalletLive = Layer.mergeAll(
+  WalletService.Default.pipe(Layer.provide(Committer.Default)),
+  ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default)),
+  IdempotencyRetention.Default,
+  AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
+  ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default)),
+  TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))
+).pipe(
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )

@@ -128,7 +128,37 @@ const migrateAlone = <A, E, R>(migration: Effect.Effect<A, E, R>) =>
       ).pipe(Effect.zipRight(migration))
     ))
 
+/**
+ * The migrator applies only files numbered above the newest one applied, so a file numbered
+ * below it (one merged after a later-numbered file already ran on this database) would be
+ * skipped for good without a word. After migrating, every file must be in the table; one that
+ * is not stops the start-up, saying which and what to do.
+ */
+const checkNoneSkipped = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const files = yield* Effect.tryPromise({
+    try: () => readdir(migrationsDirectory),
+    catch: (cause) =>
+      new Migrator.MigrationError({ reason: "import-error", message: `Cannot read migrations in ${migrationsDirectory}`, cause })
+  })
+  const applied = new Set(
+    (yield* sql<{ migrationId: number }>`SELECT migration_id FROM schema_migrations`).map((row) => row.migrationId)
+  )
+  const skipped = files.flatMap((name) => {
+    const id = /^(\d+)_[a-z0-9_]+\.sql$/.exec(name)?.[1]
+    return id !== undefined && !applied.has(Number(id)) ? [name] : []
+  })
+  if (skipped.length > 0) {
+    return yield* new Migrator.MigrationError({
+      reason: "bad-state",
+      message: `Migrations ${skipped.join(", ")} are numbered below one this database has already applied, ` +
+        "so they would never run: renumber them above the newest applied migration"
+    })
+  }
+})
+
 export const migrate = Migrator.make({})({ loader: sqlFiles(migrationsDirectory), table: "schema_migrations" }).pipe(
+  Effect.zipLeft(checkNoneSkipped),
   migrateAlone,
   Effect.tap((applied) =>
     applied.length === 0

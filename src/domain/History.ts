@@ -2,6 +2,7 @@ import * as Encoding from "effect/Encoding"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { ApiKeyId } from "./ApiKey.ts"
 import { AssetCode } from "./Asset.ts"
 import { Amount, Balance } from "./Money.ts"
 import { MetadataField } from "./Metadata.ts"
@@ -62,6 +63,9 @@ export class HistoryItem extends Schema.Class<HistoryItem>("HistoryItem")({
   balanceAfter: Balance,
   description: Schema.NullOr(Schema.String),
   metadata: MetadataField,
+  createdBy: Schema.NullOr(ApiKeyId).annotations({
+    description: "The API key that wrote the transaction; null for ADMIN_API_KEY, AUTH_DISABLED and opening balances"
+  }),
   createdAt: Schema.Date
 }) {}
 

@@ -3,6 +3,7 @@ import * as Encoding from "effect/Encoding"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { ApiKeyId } from "./ApiKey.ts"
 import { AssetCode } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { HistoryLimitDefault, HistoryLimitMax } from "./History.ts"
@@ -41,6 +42,9 @@ export class TransactionDetail extends Schema.Class<TransactionDetail>("Transact
   entries: Schema.Array(TransactionEntry),
   description: Schema.NullOr(Schema.String),
   metadata: MetadataField,
+  createdBy: Schema.NullOr(ApiKeyId).annotations({
+    description: "The API key that wrote the transaction; null for ADMIN_API_KEY, AUTH_DISABLED and opening balances"
+  }),
   createdAt: Schema.Date
 }) {}
 

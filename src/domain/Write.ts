@@ -3,6 +3,7 @@ import * as Arr from "effect/Array"
 import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
+import type { ApiKeyId } from "./ApiKey.ts"
 import { type AssetCode, AssetNotFound } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
@@ -25,6 +26,11 @@ interface CommandBase {
   readonly fingerprint: string
   /** The request's id (X-Request-Id), kept with the stored outcome; not part of the fingerprint. */
   readonly requestId: string | null
+  /**
+   * The API key that sent it, kept on its transaction; null for ADMIN_API_KEY and AUTH_DISABLED.
+   * Not part of the fingerprint: a retry under another key of the same client is the same write.
+   */
+  readonly createdBy: ApiKeyId | null
 }
 
 /** A topup, bonus or spend as the committer takes it: one leg between a player and the treasury. */
@@ -71,7 +77,8 @@ export const writeCommand = (
   type: WriteType,
   request: Omit<WriteRequest, "idempotencyKey">,
   idempotencyKey: IdempotencyKey,
-  requestId: string | null = null
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
 ): WriteCommand => {
   const description = request.description ?? null
   const metadata = request.metadata ?? {}
@@ -85,6 +92,7 @@ export const writeCommand = (
     metadata,
     idempotencyKey,
     requestId,
+    createdBy,
     fingerprint: fingerprintOf([type, request.userId, request.assetCode, request.amount, description], metadata)
   }
 }
@@ -99,7 +107,8 @@ const legOf = (leg: Leg): Leg => ({
 export const transferCommand = (
   request: Omit<TransferRequest, "idempotencyKey">,
   idempotencyKey: IdempotencyKey,
-  requestId: string | null = null
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
 ): TransferCommand => {
   const description = request.description ?? null
   const metadata = request.metadata ?? {}
@@ -110,6 +119,7 @@ export const transferCommand = (
     metadata,
     idempotencyKey,
     requestId,
+    createdBy,
     fingerprint: fingerprintOf(
       ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount, description],
       metadata
@@ -121,7 +131,8 @@ export const multiLegCommand = (
   legs: Arr.NonEmptyReadonlyArray<Leg>,
   request: { readonly description?: string | undefined; readonly metadata?: Metadata | undefined },
   idempotencyKey: IdempotencyKey,
-  requestId: string | null = null
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
 ): MultiLegCommand => {
   const description = request.description ?? null
   const metadata = request.metadata ?? {}
@@ -132,6 +143,7 @@ export const multiLegCommand = (
     metadata,
     idempotencyKey,
     requestId,
+    createdBy,
     fingerprint: fingerprintOf(
       ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount]), description],
       metadata

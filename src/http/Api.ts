@@ -1,5 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
+import { ApiKeyId, ApiKeyInfo, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey, type Scope } from "../domain/ApiKey.ts"
 import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
@@ -27,6 +28,7 @@ import { Reconciliation } from "../domain/Reconciliation.ts"
 import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
 import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
+import { AdminAccess, ReadAccess, WriteAccess } from "./Auth.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -86,6 +88,26 @@ function withRequestIdField(spec: Record<string, any>): Record<string, any> {
   return spec
 }
 
+/**
+ * The scope an endpoint needs is the middleware it carries (Auth.ts); this annotation repeats it
+ * in the document as `x-required-scope`, and withScopeText says it in the description.
+ */
+const requiredScope = (scope: Scope) => ({ "x-required-scope": scope })
+
+function withScopeText(spec: Record<string, any>): Record<string, any> {
+  for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
+    for (const operation of Object.values<Record<string, any>>(operations)) {
+      const scope = operation?.["x-required-scope"]
+      if (typeof scope !== "string") continue
+      const text = scope === "admin"
+        ? "Needs an API key with the admin scope."
+        : `Needs an API key with the ${scope} scope (or admin).`
+      operation.description = operation.description === undefined ? text : `${operation.description} ${text}`
+    }
+  }
+  return spec
+}
+
 /** topup, bonus and spend share one shape; only their direction and name differ. */
 const write = <const Name extends string>(name: Name, summary: string) =>
   HttpApiEndpoint.post(name, `/wallets/${name}`)
@@ -99,6 +121,8 @@ const write = <const Name extends string>(name: Name, summary: string) =>
     .addError(AssetNotFound)
     .addError(SystemAccount)
     .addError(BalanceLimit)
+    .middleware(WriteAccess)
+    .annotate(OpenApi.Override, requiredScope("write"))
     .annotate(OpenApi.Summary, summary)
     .annotate(
       OpenApi.Description,
@@ -125,6 +149,8 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addError(SystemAccount)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
       .annotate(OpenApi.Summary, "Move one asset from one player to another")
       .annotate(
         OpenApi.Description,
@@ -137,6 +163,8 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
     HttpApiEndpoint.post("bulk", "/wallets/batch")
       .setPayload(BulkWriteRequest)
       .addSuccess(BulkWriteResult)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
       .annotate(OpenApi.Summary, `Up to ${BulkItemsMax} topups, bonuses and spends in one request`)
       .annotate(
         OpenApi.Description,
@@ -153,6 +181,8 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addSuccess(Schema.Union(AssetBalance, AllBalances))
       .addError(UserNotFound)
       .addError(AssetNotFound)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "One balance with assetCode, else every asset's")
   )
   .add(
@@ -162,6 +192,8 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addSuccess(HistoryPage)
       .addError(UserNotFound)
       .addError(AssetNotFound)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "Ledger entries of a user, newest first")
       .annotate(
         OpenApi.Description,
@@ -178,6 +210,8 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPayload(NewUser)
       .addSuccess(User, { status: 201 })
       .addError(UsernameTaken)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
       .annotate(OpenApi.Summary, "Register a player, with an empty wallet per asset")
   )
 {}
@@ -196,6 +230,8 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .addError(SameWallet)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
       .annotate(OpenApi.Summary, `A multi-leg transaction: 1 to ${LegsMax} legs applied in order, all or none`)
       .annotate(
         OpenApi.Description,
@@ -209,6 +245,8 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .setPath(TransactionPath)
       .addSuccess(TransactionDetail)
       .addError(TransactionNotFound)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "One transaction with its legs and every ledger entry")
   )
   .add(
@@ -216,6 +254,8 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .setUrlParams(TransactionQuery)
       .addSuccess(TransactionPage)
       .addError(UserNotFound)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "Transactions by user or by metadata, newest first, filtered by asset, type and time")
       .annotate(
         OpenApi.Description,
@@ -231,6 +271,8 @@ export class AssetsApi extends HttpApiGroup.make("assets")
   .add(
     HttpApiEndpoint.get("list", "/assets")
       .addSuccess(AssetList)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "Every currency the ledger holds, by code")
   )
   .add(
@@ -238,6 +280,8 @@ export class AssetsApi extends HttpApiGroup.make("assets")
       .setPayload(NewAsset)
       .addSuccess(Asset, { status: 201 })
       .addError(AssetExists)
+      .middleware(AdminAccess)
+      .annotate(OpenApi.Override, requiredScope("admin"))
       .annotate(OpenApi.Summary, "Add a currency; the treasury gets its wallet at once, players on their first write")
       .annotate(
         OpenApi.Description,
@@ -251,6 +295,8 @@ export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
   .add(
     HttpApiEndpoint.get("reconcile", "/reconciliation")
       .addSuccess(Reconciliation)
+      .middleware(AdminAccess)
+      .annotate(OpenApi.Override, requiredScope("admin"))
       .annotate(OpenApi.Summary, "Check that every asset sums to zero and every wallet equals its entries")
       .annotate(
         OpenApi.Description,
@@ -293,7 +339,47 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
   .add(
     HttpApiEndpoint.get("scrape", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
       .annotate(OpenApi.Summary, "Counters and latency histograms in the Prometheus text format")
+  )
+{}
+
+const KeyPath = Schema.Struct({ keyId: ApiKeyId })
+
+export class KeysApi extends HttpApiGroup.make("keys")
+  .add(
+    HttpApiEndpoint.post("create", "/keys")
+      .setPayload(NewApiKey)
+      .addSuccess(CreatedApiKey, { status: 201 })
+      .middleware(AdminAccess)
+      .annotate(OpenApi.Override, requiredScope("admin"))
+      .annotate(OpenApi.Summary, "Create an API key; its secret is in this answer only")
+      .annotate(
+        OpenApi.Description,
+        "The key is 32 random bytes after the prefix dwk_; the service keeps only its SHA-256, so it cannot show it again."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/keys")
+      .addSuccess(ApiKeyList)
+      .middleware(AdminAccess)
+      .annotate(OpenApi.Override, requiredScope("admin"))
+      .annotate(OpenApi.Summary, "Every API key, revoked ones included, without secrets")
+  )
+  .add(
+    HttpApiEndpoint.del("revoke", "/keys/:keyId")
+      .setPath(KeyPath)
+      .addSuccess(ApiKeyInfo)
+      .addError(ApiKeyNotFound)
+      .middleware(AdminAccess)
+      .annotate(OpenApi.Override, requiredScope("admin"))
+      .annotate(OpenApi.Summary, "Revoke an API key")
+      .annotate(
+        OpenApi.Description,
+        "Refused at once by this instance and within 5 seconds by every other instance on the same database. " +
+          "Revoking a revoked key answers it again, with the first revokedAt."
+      )
   )
 {}
 
@@ -305,6 +391,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(ReconciliationApi)
   .add(HealthApi)
   .add(MetricsApi)
+  .add(KeysApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)
@@ -315,13 +402,15 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .addError(ServiceUnavailable)
   .addError(Overloaded)
   .addError(InternalError)
-  .annotate(OpenApi.Transform, (spec) => withRequestIdField(withoutDecodeError(spec)))
+  .annotate(OpenApi.Transform, (spec) => withScopeText(withRequestIdField(withoutDecodeError(spec))))
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(
     OpenApi.Description,
     "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once. " +
       "Every response carries an x-request-id header (the request's X-Request-Id if it is at most 128 of " +
-      "[A-Za-z0-9._:-], else a fresh UUID), and every error body has it as requestId."
+      "[A-Za-z0-9._:-], else a fresh UUID), and every error body has it as requestId. Every endpoint but the " +
+      "health probes needs an API key (Authorization: Bearer <key>) with the scope it names: 401 UNAUTHORIZED " +
+      "without a valid key, 403 FORBIDDEN without the scope."
   )
 {}

@@ -4,8 +4,10 @@ import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { WalletApi } from "./Api.ts"
 import { AssetsHttpLive } from "./AssetsHttp.ts"
+import { AuthLive } from "./AuthHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { KeysHttpLive } from "./KeysHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { ReconciliationHttpLive } from "./ReconciliationHttp.ts"
 import { requestLog } from "./RequestLog.ts"
@@ -19,7 +21,17 @@ export const ServerConfig = Config.all({
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
-  Layer.provide([WalletsHttpLive, UsersHttpLive, TransactionsHttpLive, AssetsHttpLive, ReconciliationHttpLive, HealthHttpLive, MetricsHttpLive])
+  Layer.provide([
+    WalletsHttpLive,
+    UsersHttpLive,
+    TransactionsHttpLive,
+    AssetsHttpLive,
+    ReconciliationHttpLive,
+    HealthHttpLive,
+    MetricsHttpLive,
+    KeysHttpLive
+  ]),
+  Layer.provide(AuthLive)
 )
 
 /** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import { TransactionLookup } from "../wallet/TransactionLookup.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
-import { requestId, respond } from "./WriteAnswer.ts"
+import { origin, respond } from "./WriteAnswer.ts"
 
 export const TransactionsHttpLive = HttpApiBuilder.group(WalletApi, "transactions", (handlers) =>
   Effect.gen(function*() {
@@ -11,8 +11,8 @@ export const TransactionsHttpLive = HttpApiBuilder.group(WalletApi, "transaction
     const wallets = yield* WalletService
     return handlers
       .handle("create", ({ headers, payload }) =>
-        requestId.pipe(
-          Effect.flatMap((id) => wallets.transact(payload, headers["idempotency-key"], id)),
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.transact(payload, headers["idempotency-key"], id, by)),
           Effect.map(respond)
         ))
       .handle("get", ({ path }) => lookup.byId(path.transactionId))

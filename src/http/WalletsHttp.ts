@@ -16,7 +16,7 @@ import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
-import { requestId, respond, storedStatus } from "./WriteAnswer.ts"
+import { origin, respond, storedStatus } from "./WriteAnswer.ts"
 
 const ItemError = Schema.Union(
   IdempotencyKeyReused,
@@ -75,15 +75,27 @@ export const WalletsHttpLive = HttpApiBuilder.group(WalletApi, "wallets", (handl
     const wallets = yield* WalletService
     return handlers
       .handle("topup", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.topup(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.topup(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("bonus", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.bonus(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.bonus(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("spend", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.spend(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.spend(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("transfer", ({ headers, payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.transfer(payload, headers["idempotency-key"], id)), Effect.map(respond)))
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.transfer(payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("bulk", ({ payload }) =>
-        requestId.pipe(Effect.flatMap((id) => wallets.bulk(payload.items, id))).pipe(
+        origin.pipe(Effect.flatMap(([id, by]) => wallets.bulk(payload.items, id, by))).pipe(
           Effect.flatMap((exits) => Effect.forEach(exits, itemResult)),
           Effect.map((results) => new BulkWriteResult({ results }))
         ))

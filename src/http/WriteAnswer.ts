@@ -1,7 +1,9 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
+import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { BalanceLimit, InsufficientFunds } from "../domain/Transaction.ts"
 import type { AnyReceipt, StoredOutcome, WriteResult } from "../domain/Write.ts"
+import { CurrentApiKey } from "./Auth.ts"
 import { currentRequestId } from "./RequestId.ts"
 
 /** The status of a stored outcome, chosen here at the edge from the error classes' own annotations. */
@@ -25,5 +27,8 @@ export const respond = <R extends AnyReceipt>(result: WriteResult<R>): R | HttpS
       { status: storedStatus[result.outcome], headers: { "idempotent-replayed": "true" } }
     )
 
-/** What a write handler passes on: the request's id, kept with a stored outcome. */
-export const requestId = FiberRef.get(currentRequestId)
+/**
+ * What a write handler passes on as plain data: the request's id, kept with a stored outcome,
+ * and the caller's key id, kept on the transaction.
+ */
+export const origin = Effect.zip(FiberRef.get(currentRequestId), Effect.map(CurrentApiKey, (caller) => caller.keyId))

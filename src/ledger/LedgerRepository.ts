@@ -2,6 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type { ApiKeyId } from "../domain/ApiKey.ts"
 import { AssetCode } from "../domain/Asset.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
@@ -59,6 +60,8 @@ export interface TransactionRow {
   readonly description: string | null
   readonly metadata: Metadata
   readonly legs: ReadonlyArray<LegRow>
+  /** The API key that wrote it; null for ADMIN_API_KEY and AUTH_DISABLED. */
+  readonly createdBy: ApiKeyId | null
 }
 
 /** The outcome to keep under a key claimed by this batch. */
@@ -195,12 +198,13 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       const balances = Array.from(batch.balances)
       return sql<{ createdAt: Date }>`
         WITH inserted AS (
-          INSERT INTO transactions (id, type, asset_code, amount, description, metadata)
-          SELECT id, type, asset_code, amount, description, metadata::jsonb
+          INSERT INTO transactions (id, type, asset_code, amount, description, metadata, created_by)
+          SELECT id, type, asset_code, amount, description, metadata::jsonb, created_by
             FROM unnest(${txs.map((t) => t.id)}::uuid[], ${txs.map((t) => t.type)}::varchar[],
                         ${txs.map((t) => t.assetCode)}::varchar[], ${txs.map((t) => t.amount)}::bigint[],
-                        ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[])
-                 AS t (id, type, asset_code, amount, description, metadata)
+                        ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[],
+                        ${txs.map((t) => t.createdBy)}::uuid[])
+                 AS t (id, type, asset_code, amount, description, metadata, created_by)
         ), entries AS (
           INSERT INTO ledger_entries (transaction_id, leg_index, wallet_id, asset_code, entry_type, amount, balance_after)
           SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.legIndex}::smallint[],
@@ -293,7 +297,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         execute: () =>
           sql`
             SELECT e.id, e.transaction_id, t.type, e.asset_code, e.entry_type, e.amount, e.balance_after,
-                   t.description, t.metadata, e.created_at
+                   t.description, t.metadata, t.created_by, e.created_at
               FROM (
                 SELECT page.* FROM wallets w
                  CROSS JOIN LATERAL (

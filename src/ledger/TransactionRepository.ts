@@ -3,6 +3,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { ApiKeyId } from "../domain/ApiKey.ts"
 import type { AssetCode } from "../domain/Asset.ts"
 import type { TransactionCursor } from "../domain/Lookup.ts"
 import { TransactionEntry } from "../domain/Lookup.ts"
@@ -18,6 +19,7 @@ const TransactionRow = Schema.Struct({
   type: TransactionType,
   description: Schema.NullOr(Schema.String),
   metadata: Metadata,
+  createdBy: Schema.NullOr(ApiKeyId),
   createdAt: Schema.DateFromSelf,
   entries: Schema.Array(Schema.Struct({ ...TransactionEntry.fields, legIndex: Schema.Int })),
   /** The newest of the user's entries in it: the page's order and cursor in a search by user. */
@@ -56,7 +58,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
       Result: TransactionRow,
       execute: (id) =>
         sql`
-          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
+          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.created_at AS "createdAt",
                  ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
             FROM transactions t
             JOIN ledger_entries e ON e.transaction_id = t.id
@@ -81,7 +83,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
     const whole = (picked: Statement.Fragment, order: Statement.Fragment) =>
       sql`
         WITH picked AS (${picked})
-        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_at AS "createdAt",
+        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.created_at AS "createdAt",
                ${entriesJson} AS entries, p.position, ${micros} AS micros
           FROM picked p
           JOIN transactions t ON t.id = p.transaction_id

@@ -26,6 +26,7 @@ const detailOf = (row: TransactionRow) =>
     entries: row.entries.map(({ legIndex: _, ...entry }) => new TransactionEntry(entry, true)),
     description: row.description,
     metadata: row.metadata,
+    createdBy: row.createdBy,
     createdAt: row.createdAt
   })
 

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import type { ApiKeyId } from "../domain/ApiKey.ts"
 import type { AssetCode } from "../domain/Asset.ts"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance } from "../domain/Balance.ts"
@@ -80,10 +81,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       Effect.fn(`WalletService.${type.toLowerCase()}`)(function*(
         request: WriteRequest,
         headerKey: IdempotencyKey | undefined,
-        requestId: string | null
+        requestId: string | null,
+        createdBy: ApiKeyId | null
       ) {
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
-        return yield* committer.submit(writeCommand(type, request, key, requestId)).pipe(
+        return yield* committer.submit(writeCommand(type, request, key, requestId, createdBy)).pipe(
           Effect.flatMap(expecting(isReceipt)),
           // Both sides of a v1 write are different users by construction.
           Effect.catchTag("SameWallet", Effect.die)
@@ -94,10 +96,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     const transfer = Effect.fn("WalletService.transfer")(function*(
       request: TransferRequest,
       headerKey: IdempotencyKey | undefined,
-      requestId: string | null
+      requestId: string | null,
+      createdBy: ApiKeyId | null
     ) {
       const key = yield* resolveKey(request.idempotencyKey, headerKey)
-      return yield* committer.submit(transferCommand(request, key, requestId)).pipe(
+      return yield* committer.submit(transferCommand(request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isTransferReceipt))
       )
     }, (transfer) => counted("TRANSFER")(transfer))
@@ -106,13 +109,14 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     const transact = Effect.fn("WalletService.transact")(function*(
       request: MultiLegRequest,
       headerKey: IdempotencyKey | undefined,
-      requestId: string | null
+      requestId: string | null,
+      createdBy: ApiKeyId | null
     ) {
       const key = yield* resolveKey(request.idempotencyKey, headerKey)
       const legs = request.legs
       // The schema asks for at least one leg; an empty list here would be a bug.
       if (!Arr.isNonEmptyReadonlyArray(legs)) return yield* Effect.dieMessage("A multi-leg transaction without legs")
-      return yield* committer.submit(multiLegCommand(legs, request, key, requestId)).pipe(
+      return yield* committer.submit(multiLegCommand(legs, request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isMultiLegReceipt)),
         // The treasury may be a side of a multi-leg transaction: no leg is refused for it.
         Effect.catchTag("SystemAccount", Effect.die)
@@ -123,9 +127,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      * A bulk request: every item independent, under its own key, each outcome its own and in
      * item order. All items are queued at once (or none, when the queue cannot take them).
      */
-    const bulk = Effect.fn("WalletService.bulk")(function*(items: ReadonlyArray<BulkWriteItem>, requestId: string | null) {
+    const bulk = Effect.fn("WalletService.bulk")(function*(
+      items: ReadonlyArray<BulkWriteItem>,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
       const exits = yield* committer.submitAll(
-        items.map((item) => writeCommand(item.type, item, item.idempotencyKey, requestId))
+        items.map((item) => writeCommand(item.type, item, item.idempotencyKey, requestId, createdBy))
       )
       yield* Effect.forEach(exits, (exit, i) => countOutcome(items[i]!.type)(exit), { discard: true })
       return exits
@@ -200,8 +208,13 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
      */
     const credit = (type: "TOPUP" | "BONUS") => {
       const run = write(type)
-      return (request: WriteRequest, headerKey: IdempotencyKey | undefined, requestId: string | null) =>
-        run(request, headerKey, requestId).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
+      return (
+        request: WriteRequest,
+        headerKey: IdempotencyKey | undefined,
+        requestId: string | null,
+        createdBy: ApiKeyId | null
+      ) =>
+        run(request, headerKey, requestId, createdBy).pipe(Effect.catchTag("InsufficientFunds", Effect.die))
     }
 
     return {

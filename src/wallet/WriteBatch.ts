@@ -145,6 +145,8 @@ const applied = (
     creditBalanceAfter: balances[i]!.creditBalanceAfter
   }))
   const common = { description: command.description, metadata: command.metadata }
+  // Kept on the transaction, never in the receipt: who wrote it is the lookups' to show.
+  const createdBy = command.createdBy
   // Receipts are built from values the edge and the database have already checked: skip
   // re-validating them on every one of a batch's thousand receipts.
   switch (command._tag) {
@@ -159,7 +161,7 @@ const applied = (
         ...common,
         createdAt
       }, true)
-      const row = { id: transactionId, type: command.type, assetCode: command.assetCode, amount: command.amount, ...common, legs }
+      const row = { id: transactionId, type: command.type, assetCode: command.assetCode, amount: command.amount, ...common, legs, createdBy }
       return { row, receipt, body: encodeReceipt(receipt) }
     }
     case "Transfer": {
@@ -172,7 +174,15 @@ const applied = (
         ...common,
         createdAt
       }, true)
-      const row = { id: transactionId, type: "TRANSFER" as const, assetCode: command.leg.assetCode, amount: command.leg.amount, ...common, legs }
+      const row = {
+        id: transactionId,
+        type: "TRANSFER" as const,
+        assetCode: command.leg.assetCode,
+        amount: command.leg.amount,
+        ...common,
+        legs,
+        createdBy
+      }
       return { row, receipt, body: encodeTransferReceipt(receipt) }
     }
     case "MultiLeg": {
@@ -186,7 +196,7 @@ const applied = (
         createdAt
       }, true)
       // Several assets and amounts: the transaction has none of its own, its legs carry them.
-      const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs }
+      const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs, createdBy }
       return { row, receipt, body: encodeMultiLegReceipt(receipt) }
     }
   }

@@ -5,6 +5,7 @@ import { connect } from "node:net"
 import { AssetCode } from "../../src/domain/Asset.ts"
 import { Username, UserId } from "../../src/domain/User.ts"
 import { dropDatabase } from "../support/Database.ts"
+import { testAdminKey } from "../support/TestApiKey.ts"
 import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 let service: TestService
@@ -223,7 +224,9 @@ describe("the HTTP edge", () => {
       new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
         const { port } = new URL(service.baseUrl)
         const socket = connect(Number(port), "127.0.0.1", () =>
-          socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`))
+          socket.write(
+            `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${testAdminKey}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
+          ))
         let response = ""
         socket.on("data", (chunk: Buffer) => (response += chunk.toString("utf8")))
         socket.on("error", reject)

@@ -11,6 +11,7 @@ import { DatabaseUrl } from "../../src/Sql.ts"
 import { dropDatabase, freePort, FreshDatabaseLive } from "../support/Database.ts"
 import { exitWithin, healthWithin, logLines, repositoryRoot, startMain } from "../support/MainProcess.ts"
 import { writeRequest } from "../support/Requests.ts"
+import { withTestKey } from "../support/TestApiKey.ts"
 import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 let service: TestService
@@ -160,9 +161,9 @@ describe("X-Request-Id in the logs", () => {
     const baseUrl = `http://127.0.0.1:${port}`
     try {
       expect(await healthWithin(main, baseUrl, 30_000)).toBe(200)
-      await fetch(`${baseUrl}/api/wallets/2/balance`, { headers: { "x-request-id": "log-ok-1" } })
+      await fetch(`${baseUrl}/api/wallets/2/balance`, { headers: withTestKey({ "x-request-id": "log-ok-1" }) })
       await dropDatabase(databaseUrl)
-      const down = await fetch(`${baseUrl}/api/wallets/2/balance`, { headers: { "x-request-id": "log-down-1" } })
+      const down = await fetch(`${baseUrl}/api/wallets/2/balance`, { headers: withTestKey({ "x-request-id": "log-down-1" }) })
       expect(down.status).toBe(503)
     } finally {
       main.kill("SIGTERM")

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises"
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,7 +11,9 @@ import { exitWithin, healthWithin, logLines, type MainProcess, repositoryRoot, s
  * As root, with the project in a folder that only root can enter (a clone in /root), the
  * zero-config start must work: PostgreSQL runs as `postgres`, which cannot reach the binaries in
  * node_modules nor the default data folder there. The service is started twice, to see that
- * the data kept elsewhere survives a restart, and stopped with SIGTERM each time.
+ * the data kept elsewhere survives a restart, and stopped with SIGTERM each time. Without
+ * ADMIN_API_KEY, the first start makes the first admin key, logs it and writes it to
+ * `.data/admin-api-key` (0600); the second start makes none and the same key still works.
  */
 
 const isRoot = process.getuid?.() === 0
@@ -72,7 +74,15 @@ test.skipIf(!isRoot)("as root in a 0700 folder: the embedded database starts, an
   const pgPort = await freePort()
   const port = await freePort()
   const baseUrl = `http://127.0.0.1:${port}`
-  const env = { PORT: String(port), HOST: "127.0.0.1", EMBEDDED_PG_PORT: String(pgPort), EMBEDDED_PG_ROOT_DIR: rootDirectory }
+  const env = {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    EMBEDDED_PG_PORT: String(pgPort),
+    EMBEDDED_PG_ROOT_DIR: rootDirectory,
+    ADMIN_API_KEY: ""
+  }
+  const keyFile = join(checkout, ".data", "admin-api-key")
+  let apiKey = ""
   const run = async <A>(f: (main: MainProcess) => Promise<A>) => {
     const main = startMain({ cwd: checkout, env })
     try {
@@ -90,22 +100,33 @@ test.skipIf(!isRoot)("as root in a 0700 folder: the embedded database starts, an
   }
 
   const first = await run(async () => {
+    apiKey = (await readFile(keyFile, "utf8")).trim()
     const topup = await fetch(`${baseUrl}/api/wallets/topup`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
       body: JSON.stringify({ userId: 2, assetCode: "GOLD_COINS", amount: 7, idempotencyKey: "private-folder-restart" })
     })
     return topup.status
   })
   expect(first.result).toBe(201)
+  expect(apiKey).toMatch(/^dwk_[A-Za-z0-9_-]{43}$/)
+  expect((await stat(keyFile)).mode & 0o777).toBe(0o600)
+  const created = logLines(first.output).filter((line) => String(line.message).startsWith("Created the first admin API key"))
+  expect(created.length).toBe(1)
+  expect(String(created[0]!.message)).toContain(apiKey)
+  expect(String(created[0]!.message)).toContain(keyFile)
   const started = logLines(first.output).find((line) => line.message === "Embedded PostgreSQL started")
   const where = (started?.annotations ?? {}) as Record<string, string>
   expect(where.binaries).toStartWith(rootDirectory)
   expect(where.dataDirectory).toStartWith(rootDirectory)
 
   const second = await run(async () => {
-    const response = await fetch(`${baseUrl}/api/wallets/2/balance?assetCode=GOLD_COINS`)
+    const response = await fetch(`${baseUrl}/api/wallets/2/balance?assetCode=GOLD_COINS`, {
+      headers: { authorization: `Bearer ${apiKey}` }
+    })
     return (await response.json()) as { balance: number }
   })
   expect(second.result.balance).toBe(1_007)
+  expect(second.output).not.toContain("Created the first admin API key")
+  expect((await readFile(keyFile, "utf8")).trim()).toBe(apiKey)
 }, 120_000)

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import fc from "fast-check"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { rawRequest } from "../support/RawHttp.ts"
+import { testAdminKey } from "../support/TestApiKey.ts"
 import { startService, type TestService } from "../support/TestService.ts"
 
 /**
@@ -89,7 +90,8 @@ const send = async (method: string, path: string, headers: Record<string, string
   try {
     response = await fetch(service.baseUrl + path, {
       method,
-      headers,
+      // The test key first, so that hostile input reaches the decoders behind the key check.
+      headers: { authorization: `Bearer ${testAdminKey}`, ...headers },
       ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(answerWithinMs)
     })

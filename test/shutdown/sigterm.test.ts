@@ -7,6 +7,7 @@ import { join } from "node:path"
 import pg from "pg"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { freePort, FreshDatabaseLive } from "../support/Database.ts"
+import { testAdminKey } from "../support/TestApiKey.ts"
 
 /**
  * The service as `npm start` runs it, in its own process, stopped with SIGTERM in the middle of
@@ -26,13 +27,24 @@ test("SIGTERM drains the requests in flight, then exits", async () => {
   const root = join(import.meta.dir, "..", "..")
   const child = spawn(join(root, "node_modules", ".bin", "bun"), ["run", "src/main.ts"], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      ADMIN_API_KEY: testAdminKey
+    },
     stdio: ["ignore", "ignore", "inherit"]
   })
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   const baseUrl = `http://127.0.0.1:${port}`
   const post = (path: string, body: unknown) =>
-    fetch(baseUrl + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    fetch(baseUrl + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${testAdminKey}` },
+      body: JSON.stringify(body)
+    })
 
   for (let attempt = 0; attempt < 150; attempt++) {
     if (await fetch(`${baseUrl}/api/health`).then((r) => r.ok, () => false)) break

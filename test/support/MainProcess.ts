@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process"
 import { join } from "node:path"
+import { testAdminKey } from "./TestApiKey.ts"
 
 /** The repository these tests run from. */
 export const repositoryRoot = join(import.meta.dir, "..", "..")
@@ -14,12 +15,13 @@ export interface MainProcess {
 
 /**
  * `bun run src/main.ts` in its own process, as `npm start` runs it, with only the environment
- * given here (plus PATH): no DATABASE_URL leaks in from the test run, so the embedded path is taken.
+ * given here (plus PATH, and ADMIN_API_KEY as the test key unless `env` sets it; `""` for none):
+ * no DATABASE_URL leaks in from the test run, so the embedded path is taken.
  */
 export const startMain = (options: { readonly cwd: string; readonly env: Record<string, string> }): MainProcess => {
   const child = spawn(process.execPath, ["run", "src/main.ts"], {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ADMIN_API_KEY: testAdminKey, ...options.env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""

@@ -1,4 +1,5 @@
 import { connect } from "node:net"
+import { testAdminKey } from "./TestApiKey.ts"
 
 /** An answer read off the socket, or why there was none. */
 export type RawOutcome =
@@ -49,13 +50,36 @@ const parseResponse = (raw: Buffer): RawOutcome | undefined => {
 }
 
 /**
- * Sends bytes exactly as given on a connection of its own (fetch would normalise the path,
- * fix the framing and refuse odd methods) and reads the first response. After sending, the
- * connection stays open (a half-close is a client gone away, to Bun): a request whose framing
- * promises more than it sends is answered only when the timeout ends it.
+ * The request with `Authorization: Bearer <apiKey>` as its first header line, right after the
+ * request line; bytes without a line end are left as they are.
  */
-export const rawRequest = (port: number, bytes: Buffer | string, timeoutMs: number): Promise<RawOutcome> =>
+const withAuthorization = (bytes: Buffer, apiKey: string) => {
+  const lineEnd = bytes.indexOf("\r\n")
+  if (lineEnd < 0) return bytes
+  return Buffer.concat([
+    bytes.subarray(0, lineEnd + 2),
+    Buffer.from(`Authorization: Bearer ${apiKey}\r\n`, "latin1"),
+    bytes.subarray(lineEnd + 2)
+  ])
+}
+
+/**
+ * Sends bytes as given on a connection of its own (fetch would normalise the path, fix the
+ * framing and refuse odd methods) and reads the first response; the only change is the test
+ * admin key as the first header (`apiKey: null` sends none). After sending, the connection
+ * stays open (a half-close is a client gone away, to Bun): a request whose framing promises
+ * more than it sends is answered only when the timeout ends it.
+ */
+export const rawRequest = (
+  port: number,
+  bytes: Buffer | string,
+  timeoutMs: number,
+  options: { readonly apiKey?: string | null } = {}
+): Promise<RawOutcome> =>
   new Promise((resolve) => {
+    const raw = typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes
+    const apiKey = options.apiKey === undefined ? testAdminKey : options.apiKey
+    const sent = apiKey === null ? raw : withAuthorization(raw, apiKey)
     const chunks: Array<Buffer> = []
     let settled = false
     const settle = (outcome: RawOutcome) => {
@@ -68,7 +92,7 @@ export const rawRequest = (port: number, bytes: Buffer | string, timeoutMs: numb
     const received = () => Buffer.concat(chunks).toString("latin1").slice(0, 300)
     const timer = setTimeout(() => settle({ _tag: "Timeout", received: received() }), timeoutMs)
     const socket = connect(port, "127.0.0.1", () => {
-      socket.write(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes)
+      socket.write(sent)
     })
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk)

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import http from "node:http"
 import { join } from "node:path"
 import { freePort } from "./Database.ts"
+import { testAdminKey } from "./TestApiKey.ts"
 
 /**
  * The service as `npm start` runs it, in a process of its own, for the suites that need what
@@ -20,6 +21,7 @@ const root = join(import.meta.dir, "..", "..")
 
 /**
  * Starts the service on a free port over `databaseUrl` and waits until /api/health answers 200.
+ * ADMIN_API_KEY is the test key (which `request` sends) unless `env` says otherwise.
  * Another process on the machine may take the port between freePort and the service's bind;
  * then it starts again on another port, and only then.
  */
@@ -42,7 +44,15 @@ const startOnce = async (databaseUrl: string, env: Record<string, string>): Prom
   const port = await freePort()
   const child = spawn(join(root, "node_modules", ".bin", "bun"), ["run", "src/main.ts"], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      ADMIN_API_KEY: testAdminKey,
+      ...env
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   // The last lines the process wrote, to explain a failed start.
@@ -91,21 +101,27 @@ export type HttpOutcome =
 /**
  * One request on a connection of its own. Bun's fetch opens at most 256 connections at a time
  * and queues the rest in the client, so a burst of blocked writes larger than that would never
- * reach the server; node:http without an agent has no such limit.
+ * reach the server; node:http without an agent has no such limit. It sends the test admin key,
+ * or `options.apiKey` (null: no Authorization header).
  */
 export const request = (
   baseUrl: string,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
-  timeoutMs = 20_000
+  timeoutMs = 20_000,
+  options: { readonly apiKey?: string | null } = {}
 ): Promise<HttpOutcome> =>
   new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
+    const apiKey = options.apiKey === undefined ? testAdminKey : options.apiKey
     const req = http.request(baseUrl + path, {
       method,
       agent: false,
-      headers: payload === undefined ? {} : { "content-type": "application/json" }
+      headers: {
+        ...(payload === undefined ? {} : { "content-type": "application/json" }),
+        ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` })
+      }
     }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -126,7 +142,8 @@ export const request = (
     req.end(payload)
   })
 
-export const post = (baseUrl: string, path: string, body: unknown) => request(baseUrl, "POST", path, body)
+export const post = (baseUrl: string, path: string, body: unknown, options: { readonly apiKey?: string | null } = {}) =>
+  request(baseUrl, "POST", path, body, undefined, options)
 
 export type WriteType = "TOPUP" | "BONUS" | "SPEND"
 
@@ -145,10 +162,10 @@ const pathOf: Record<WriteType, string> = {
   SPEND: "/api/wallets/spend"
 }
 
-export const postWrite = (baseUrl: string, write: Write) =>
+export const postWrite = (baseUrl: string, write: Write, options: { readonly apiKey?: string | null } = {}) =>
   post(baseUrl, pathOf[write.type], {
     userId: write.userId,
     assetCode: write.assetCode,
     amount: write.amount,
     idempotencyKey: write.idempotencyKey
-  })
+  }, options)

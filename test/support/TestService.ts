@@ -7,12 +7,15 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { makeWalletClient, type WalletClient } from "../../src/client.ts"
 import type { RequestGate } from "../../src/http/RequestGate.ts"
 import { ServiceLive } from "../../src/Service.ts"
 import { DatabaseUrl } from "../../src/Sql.ts"
+import { AdminKeyFile } from "../../src/wallet/ApiKeys.ts"
 import { freePort, FreshDatabaseLive } from "./Database.ts"
+import { testAdminKey, withTestKey } from "./TestApiKey.ts"
 
 /**
  * The real service, layer graph and all, on a free port over a database of its own. Tests
@@ -22,20 +25,31 @@ import { freePort, FreshDatabaseLive } from "./Database.ts"
 export interface TestService {
   readonly baseUrl: string
   readonly databaseUrl: string
+  /** The derived client, sending the test admin key. */
   readonly client: WalletClient
   readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | RequestGate>) => Promise<A>
+  /** fetch with the test admin key, unless `init.headers` has an Authorization header of its own. */
   readonly fetch: (path: string, init?: RequestInit) => Promise<Response>
   readonly dispose: () => Promise<void>
 }
 
-export const startService = async (config: Record<string, string> = {}): Promise<TestService> => {
+/**
+ * `config` is settings such as WRITE_BATCH_MAX for this service only, over the environment's;
+ * ADMIN_API_KEY is the test key unless it says otherwise (`ADMIN_API_KEY: ""` for none).
+ * `adminKeyFile` is where a first admin key would be written, as the embedded database's is.
+ */
+export const startService = async (
+  config: Record<string, string> = {},
+  options: { readonly adminKeyFile?: string } = {}
+): Promise<TestService> => {
   const port = await freePort()
+  const settings = { ADMIN_API_KEY: testAdminKey, ...config }
   const runtime = ManagedRuntime.make(
     ServiceLive(BunHttpServer.layer({ port, hostname: "127.0.0.1" })).pipe(
       Layer.provideMerge(FreshDatabaseLive),
-      // Settings such as WRITE_BATCH_MAX for this service only, over the environment's.
+      Layer.provide(Layer.succeed(AdminKeyFile, Option.fromNullable(options.adminKeyFile))),
       Layer.provide(Layer.setConfigProvider(
-        ConfigProvider.fromMap(new Map(Object.entries(config))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+        ConfigProvider.fromMap(new Map(Object.entries(settings))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
       )),
       Layer.provideMerge(FetchHttpClient.layer),
       // Request lines would drown the test report; unexpected errors still show.
@@ -43,14 +57,14 @@ export const startService = async (config: Record<string, string> = {}): Promise
     )
   )
   const baseUrl = `http://127.0.0.1:${port}`
-  const client = await runtime.runPromise(makeWalletClient(baseUrl))
+  const client = await runtime.runPromise(makeWalletClient(baseUrl, { apiKey: testAdminKey }))
   const databaseUrl = Redacted.value(await runtime.runPromise(DatabaseUrl))
   return {
     baseUrl,
     databaseUrl,
     client,
     run: (effect) => runtime.runPromise(effect),
-    fetch: (path, init) => fetch(baseUrl + path, init),
+    fetch: (path, init) => fetch(baseUrl + path, { ...init, headers: withTestKey(init?.headers) }),
     dispose: () => runtime.dispose()
   }
 }

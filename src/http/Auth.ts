@@ -1,0 +1,34 @@
+import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
+import { type Caller, Forbidden, Unauthorized } from "../domain/ApiKey.ts"
+
+/**
+ * The contract's side of API keys: one middleware per scope, each reading the bearer token. An
+ * endpoint names the scope it needs by the middleware it carries, so the OpenAPI document shows
+ * the scheme on exactly those endpoints (Swagger's "Authorize" then sends the key), and the
+ * handlers get the caller (CurrentApiKey) to pass on.
+ */
+
+/** The caller of the current request, provided by the scope's middleware. */
+export class CurrentApiKey extends Context.Tag("CurrentApiKey")<CurrentApiKey, Caller>() {}
+
+const bearer = HttpApiSecurity.bearer.pipe(
+  HttpApiSecurity.annotate(
+    OpenApi.Description,
+    "An API key: Authorization: Bearer <key>. Scopes: read (balances, history, metrics), write (every write and " +
+      "creating players), admin (API keys; implies read and write)."
+  )
+)
+
+const options = {
+  failure: Schema.Union(Unauthorized, Forbidden),
+  provides: CurrentApiKey,
+  security: { bearer }
+} as const
+
+export class ReadAccess extends HttpApiMiddleware.Tag<ReadAccess>()("ReadAccess", options) {}
+
+export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("WriteAccess", options) {}
+
+export class AdminAccess extends HttpApiMiddleware.Tag<AdminAccess>()("AdminAccess", options) {}
