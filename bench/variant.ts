@@ -1,4 +1,5 @@
 import { checkInvariants, type InvariantCheck } from "./invariants.ts"
+import { ledgerV2Workloads } from "./ledger-v2.ts"
 import { measureWorkload, type Measurement } from "./measure.ts"
 import { reportMeasurement } from "./report.ts"
 import { startService, type BenchService } from "./service.ts"
@@ -44,8 +45,13 @@ const setupConcurrency = 16
 
 /** Closed over one running service: the requests of every workload, each returning its Answer. */
 const makeRequests = (service: BenchService) => {
+  const authorization = `Bearer ${service.apiKey}`
   const post = (path: string, body: unknown) =>
-    fetch(`${service.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    fetch(`${service.baseUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization },
+      body: JSON.stringify(body)
+    })
 
   /** A single write counts as applied on a 201 that is not a replay of an earlier one. */
   const write = async (kind: string, body: unknown): Promise<Answer> => {
@@ -65,7 +71,7 @@ const makeRequests = (service: BenchService) => {
   }
 
   const read = async (path: string): Promise<Answer> => {
-    const response = await fetch(`${service.baseUrl}${path}`)
+    const response = await fetch(`${service.baseUrl}${path}`, { headers: { authorization } })
     await response.arrayBuffer()
     return { status: response.status, applied: 0 }
   }
@@ -150,6 +156,9 @@ export const runVariant = async (variant: Variant, settings: Settings): Promise<
           idempotencyKey: key("s", n)
         })
     })
+
+    // Ledger v2 (bench/ledger-v2.ts): transfers and three-leg purchases, at the same concurrency.
+    for (const workload of ledgerV2Workloads(service, player, settings.concurrency)) await measure({ ...common, ...workload })
 
     await measure({
       ...common,
