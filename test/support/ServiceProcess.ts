@@ -126,7 +126,8 @@ export const request = (
     req.end(payload)
   })
 
-export const post = (baseUrl: string, path: string, body: unknown) => request(baseUrl, "POST", path, body)
+export const post = (baseUrl: string, path: string, body: unknown, timeoutMs?: number) =>
+  request(baseUrl, "POST", path, body, timeoutMs)
 
 export type WriteType = "TOPUP" | "BONUS" | "SPEND"
 
@@ -137,6 +138,8 @@ export interface Write {
   readonly assetCode: string
   readonly amount: number
   readonly idempotencyKey: string
+  /** Sent only when given; the fault suites put the key here, so the ledger names each write's key. */
+  readonly description?: string
 }
 
 const pathOf: Record<WriteType, string> = {
@@ -145,10 +148,11 @@ const pathOf: Record<WriteType, string> = {
   SPEND: "/api/wallets/spend"
 }
 
-export const postWrite = (baseUrl: string, write: Write) =>
+export const postWrite = (baseUrl: string, write: Write, timeoutMs?: number) =>
   post(baseUrl, pathOf[write.type], {
     userId: write.userId,
     assetCode: write.assetCode,
     amount: write.amount,
-    idempotencyKey: write.idempotencyKey
-  })
+    idempotencyKey: write.idempotencyKey,
+    ...(write.description === undefined ? {} : { description: write.description })
+  }, timeoutMs)

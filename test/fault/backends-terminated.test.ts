@@ -1,0 +1,54 @@
+import { afterAll, expect, test } from "bun:test"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import pg from "pg"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { FreshDatabaseLive } from "../support/Database.ts"
+import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { startLoad } from "../support/RetryingClient.ts"
+import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+
+/**
+ * PostgreSQL cuts the service's connections (pg_terminate_backend from an admin connection, as
+ * an operator or a failover would) every 150 ms while clients write. A statement, a COMMIT or
+ * its acknowledgement may be lost with its connection: the service must answer 503 and the
+ * client's retry with the same key must apply the write once, or replay it if it committed.
+ */
+
+const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
+let service: ServiceProcess | undefined
+afterAll(async () => {
+  await service?.kill()
+  await database.dispose()
+})
+
+test("backends terminated under load: every write applies exactly once", async () => {
+  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  service = await startServiceProcess(databaseUrl)
+  const opening = await openingBalances(databaseUrl)
+  const baseUrl = service.baseUrl
+
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
+  let terminated = 0
+  let loading = true
+  try {
+    const load = startLoad({ writes: workload("terminate", faultWrites, allAssets), clients: faultClients, targets: () => [baseUrl] })
+    void load.done.finally(() => (loading = false))
+    while (loading) {
+      const killed = await admin.query<{ n: number }>(
+        `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'dino-wallet' AND pid <> pg_backend_pid()`
+      )
+      terminated += killed.rows[0]!.n
+      await Bun.sleep(150)
+    }
+    const { figures } = await checkRun("backends terminated", databaseUrl, load, opening)
+    console.log(`[fault] backends terminated: ${terminated} connections cut`)
+    expect(terminated).toBeGreaterThan(0)
+    expect(figures.retries).toBeGreaterThan(0)
+  } finally {
+    await admin.end()
+  }
+})

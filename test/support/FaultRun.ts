@@ -1,0 +1,95 @@
+import { expect } from "bun:test"
+import { balancesOf, exactlyOnceReport, invariantViolations } from "./ExactlyOnce.ts"
+import { noViolations } from "./Invariants.ts"
+import { type Load, loadFigures } from "./RetryingClient.ts"
+import type { Write, WriteType } from "./ServiceProcess.ts"
+
+/**
+ * What the fault suites (test/fault/) share: their sizes, their workload, and the check after
+ * a run. Sizes come from the environment so that CI stays quick and a longer run is one
+ * variable away: FAULT_WRITES writes per scenario (default 400), FAULT_CLIENTS clients at once
+ * (default 16).
+ */
+
+const sizeFromEnv = (name: string, fallback: number) => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of at least 1, not ${raw}`)
+  return value
+}
+
+export const faultWrites = sizeFromEnv("FAULT_WRITES", 400)
+export const faultClients = sizeFromEnv("FAULT_CLIENTS", 16)
+
+/** The seeded players and every asset; the opening balances come from the seed migration. */
+export const players = [2, 3] as const
+export const allAssets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
+
+/** A seeded generator, so that a failing workload can be run again (the seed is printed). */
+const mulberry32 = (seed: number) => () => {
+  seed = (seed + 0x6D2B79F5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/**
+ * Topups, bonuses and spends, half of them spends of up to 150, so that balances wander and some
+ * spends are refused (409, a final answer that must stay final). Every write touches the
+ * treasury's wallet of its asset; with one asset (the hot workload) every write of every
+ * process queues on the same row lock. Each write's description is its key: see ExactlyOnce.ts.
+ */
+export const workload = (label: string, count: number, assets: ReadonlyArray<string>): ReadonlyArray<Write> => {
+  const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000)
+  const random = mulberry32(seed)
+  const pick = <A>(values: ReadonlyArray<A>) => values[Math.floor(random() * values.length)]!
+  const run = `${label}-${seed}-${Date.now().toString(36)}`
+  return Array.from({ length: count }, (_, i): Write => {
+    const type = pick<WriteType>(["TOPUP", "BONUS", "SPEND", "SPEND"])
+    const idempotencyKey = `${run}-${i}`
+    return {
+      type,
+      userId: pick(players),
+      assetCode: pick(assets),
+      amount: 1 + Math.floor(random() * 150),
+      idempotencyKey,
+      description: idempotencyKey
+    }
+  })
+}
+
+export const openingBalances = (databaseUrl: string) => balancesOf(databaseUrl, players, allAssets)
+
+/**
+ * After a run: prints one line of figures, then asserts that every write got a final answer,
+ * none was lost or applied twice, the balances are the opening ones plus the receipts, and the
+ * ledger's invariants hold. Time is printed, never asserted.
+ */
+export const checkRun = async (
+  scenario: string,
+  databaseUrl: string,
+  load: Load,
+  opening: ReadonlyMap<string, number>
+) => {
+  const results = await load.done
+  const figures = loadFigures(results, load.startedAt)
+  const report = await exactlyOnceReport(databaseUrl, results, opening)
+  const duplicated = report.duplicated.reduce((n, d) => n + d.transactionIds.length, 0)
+  console.log(
+    `[fault] ${scenario}: writes ${figures.writes}, retries ${figures.retries}, lost ${report.lost.length}, ` +
+      `duplicated ${duplicated}, unanswered ${figures.unanswered}, ` +
+      `longest without a successful write ${figures.longestGapMs} ms, run ${Date.now() - load.startedAt} ms`
+  )
+  const unanswered = results.filter((r) => r.final === undefined).map((r) => ({
+    key: r.write.idempotencyKey,
+    last: r.attempts.at(-1)?.outcome
+  }))
+  expect(unanswered).toEqual([])
+  expect(report.lost).toEqual([])
+  expect(report.duplicated).toEqual([])
+  expect(report.unexpected).toEqual([])
+  expect(report.balanceMismatches).toEqual([])
+  expect(await invariantViolations(databaseUrl)).toEqual(noViolations)
+  return { results, figures, report }
+}
