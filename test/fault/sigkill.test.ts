@@ -1,0 +1,44 @@
+import { afterAll, expect, test } from "bun:test"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { FreshDatabaseLive } from "../support/Database.ts"
+import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { startLoad } from "../support/RetryingClient.ts"
+import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+
+/**
+ * The service is killed outright (SIGKILL: no drain, no finalizer, batches cut mid-transaction
+ * or between COMMIT and the answer) while clients write, then started again on the same
+ * database, on a new port that the clients follow. A write whose COMMIT landed before the kill
+ * must be replayed with its first transaction; one cut before must apply once on the new process.
+ */
+
+const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
+const services: Array<ServiceProcess> = []
+afterAll(async () => {
+  await Promise.all(services.map((service) => service.kill()))
+  await database.dispose()
+})
+
+test("SIGKILL under load, then a new process: every write applies exactly once", async () => {
+  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  const first = await startServiceProcess(databaseUrl)
+  services.push(first)
+  const opening = await openingBalances(databaseUrl)
+  let current = first.baseUrl
+
+  const load = startLoad({ writes: workload("sigkill", faultWrites, allAssets), clients: faultClients, targets: () => [current] })
+  await load.reached(Math.floor(faultWrites * 0.4))
+  first.child.kill("SIGKILL")
+  expect(await first.exited).toBe(null)
+  const second = await startServiceProcess(databaseUrl)
+  services.push(second)
+  current = second.baseUrl
+
+  const { results } = await checkRun("SIGKILL and restart", databaseUrl, load, opening)
+  // Writes were in flight when the process died, and finished on the new one.
+  expect(results.some((r) => r.attempts.some((a) => a.baseUrl === first.baseUrl && a.outcome._tag === "NoAnswer"))).toBe(true)
+  expect(results.some((r) => r.final !== undefined && r.attempts.at(-1)!.baseUrl === second.baseUrl)).toBe(true)
+})
