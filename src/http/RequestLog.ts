@@ -61,6 +61,7 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
   Effect.gen(function*() {
     const path = new URL(request.url, "http://localhost").pathname
     const gate = yield* RequestGate
+    yield* gate.observe(request)
     const startedMs = yield* Clock.currentTimeMillis
     // The app writes its response before this middleware sees it, so what every response gets
     // is added in a handler that runs just before it is sent.
