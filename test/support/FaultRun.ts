@@ -78,7 +78,7 @@ export const checkRun = async (
   const duplicated = report.duplicated.reduce((n, d) => n + d.transactionIds.length, 0)
   console.log(
     `[fault] ${scenario}: writes ${figures.writes}, retries ${figures.retries}, lost ${report.lost.length}, ` +
-      `duplicated ${duplicated}, unanswered ${figures.unanswered}, ` +
+      `duplicated ${duplicated}, unanswered ${figures.unanswered}, replayed ${figures.replayed}, ` +
       `longest without a successful write ${figures.longestGapMs} ms, run ${Date.now() - load.startedAt} ms`
   )
   const unanswered = results.filter((r) => r.final === undefined).map((r) => ({

@@ -103,12 +103,19 @@ export const startLoad = (options: LoadOptions): Load => {
   return { reached, done, startedAt }
 }
 
+export const isReplay = (result: WriteResult) => result.final?.headers["idempotent-replayed"] === "true"
+
 /** What a run's clients saw, in figures. */
 export interface LoadFigures {
   readonly writes: number
   readonly retries: number
   /** Writes that never got a final answer within their deadline. */
   readonly unanswered: number
+  /**
+   * Final answers that were replays (Idempotent-Replayed): an earlier try of the write was
+   * committed but its answer never reached the client, and the retry found the stored outcome.
+   */
+  readonly replayed: number
   /** The longest stretch, from the load's start to its last answer, without a 2xx. */
   readonly longestGapMs: number
 }
@@ -128,6 +135,7 @@ export const loadFigures = (results: ReadonlyArray<WriteResult>, startedAt: numb
     writes: results.length,
     retries: results.reduce((n, r) => n + r.attempts.length - 1, 0),
     unanswered: results.filter((r) => r.final === undefined).length,
+    replayed: results.filter(isReplay).length,
     longestGapMs
   }
 }

@@ -1,0 +1,61 @@
+import { afterAll, expect, test } from "bun:test"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { FreshDatabaseLive } from "../support/Database.ts"
+import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { isReplay, startLoad } from "../support/RetryingClient.ts"
+import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+
+/**
+ * A rolling deploy: SIGTERM under load while the replacement starts on the same database. The
+ * old process must answer every request it accepted (a 201 or 409 that it committed, or a 503
+ * the client may retry), never drop one with a reset connection; a request that comes too late
+ * is refused with a 503 or a refused connection, and the client retries it on the new process.
+ */
+
+const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
+const services: Array<ServiceProcess> = []
+afterAll(async () => {
+  await Promise.all(services.map((service) => service.kill()))
+  await database.dispose()
+})
+
+test("SIGTERM under load: every accepted request is answered, the rest retried on the new process, exactly once", async () => {
+  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  const first = await startServiceProcess(databaseUrl)
+  services.push(first)
+  const opening = await openingBalances(databaseUrl)
+  let current = first.baseUrl
+
+  const load = startLoad({ writes: workload("sigterm", faultWrites, allAssets), clients: faultClients, targets: () => [current] })
+  await load.reached(Math.floor(faultWrites * 0.4))
+  first.child.kill("SIGTERM")
+  const second = await startServiceProcess(databaseUrl)
+  services.push(second)
+  current = second.baseUrl
+  expect(await first.exited).toBe(0)
+
+  const { results } = await checkRun("SIGTERM and replace", databaseUrl, load, opening)
+  const toFirst = results.flatMap((r) => r.attempts.filter((a) => a.baseUrl === first.baseUrl))
+  const answered = toFirst.filter((a) => a.outcome._tag === "Answered" && a.outcome.status !== 503).length
+  const refused = toFirst.filter((a) =>
+    a.outcome._tag === "NoAnswer" ? a.outcome.reason === "ECONNREFUSED" : a.outcome.status === 503
+  ).length
+  const reset = toFirst.filter((a) => a.outcome._tag === "NoAnswer" && a.outcome.reason !== "ECONNREFUSED")
+  console.log(`[fault] SIGTERM and replace: the old process answered ${answered}, refused ${refused} (503 or connection refused)`)
+  // No connection reset: the old process answered every request it took, and stopped
+  // listening only once the clients had moved on (see RequestGate.stopListening).
+  expect(reset.map((a) => a.outcome)).toEqual([])
+  // And it answered each with its own outcome: had the answer of a committed write been lost or
+  // replaced by a 503, the retry would have met the stored outcome, a replay.
+  const replays = results.filter(isReplay).map((r) => ({
+    key: r.write.idempotencyKey,
+    tries: r.attempts.map((a) =>
+      `${a.baseUrl === first.baseUrl ? "old" : "new"} ${a.outcome._tag === "Answered" ? a.outcome.status : a.outcome.reason}`
+    )
+  }))
+  expect(replays).toEqual([])
+  expect(refused).toBeGreaterThan(0)
+})
