@@ -1,0 +1,49 @@
+import { afterAll, expect, test } from "bun:test"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { FreshDatabaseLive } from "../support/Database.ts"
+import { checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { startLoad } from "../support/RetryingClient.ts"
+import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+
+/**
+ * Three service processes on one database under the hot workload: one asset, two players, so
+ * every write of every process locks the same treasury row and the processes' batches queue
+ * on it. Clients are spread over the three and fail over to the next one after a failed try.
+ * One process is SIGKILLed midway, its batches cut wherever they were; its clients move to the
+ * survivors and their retries with the same keys must apply each write once.
+ */
+
+const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
+const services: Array<ServiceProcess> = []
+afterAll(async () => {
+  await Promise.all(services.map((service) => service.kill()))
+  await database.dispose()
+})
+
+test("three processes, the hot workload, one SIGKILLed midway: every write applies exactly once", async () => {
+  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  // One after the other: the first migrates the fresh database.
+  for (let i = 0; i < 3; i++) services.push(await startServiceProcess(databaseUrl))
+  const [victim, ...survivors] = services as [ServiceProcess, ServiceProcess, ServiceProcess]
+  const opening = await openingBalances(databaseUrl)
+  // The clients are not told: the dead process stays in their list and refuses their connections.
+  const targets = services.map((service) => service.baseUrl)
+
+  const load = startLoad({ writes: workload("three", faultWrites, ["GOLD_COINS"]), clients: faultClients, targets: () => targets })
+  await load.reached(Math.floor(faultWrites * 0.4))
+  victim.child.kill("SIGKILL")
+  expect(await victim.exited).toBe(null)
+
+  const { results } = await checkRun("three processes, one SIGKILLed", databaseUrl, load, opening)
+  // The victim was serving when it died, and the survivors finished its clients' writes.
+  const finishedBy = new Map(survivors.map((s) => [s.baseUrl, 0]))
+  for (const result of results) {
+    const last = result.attempts.at(-1)!.baseUrl
+    if (finishedBy.has(last)) finishedBy.set(last, finishedBy.get(last)! + 1)
+  }
+  expect(results.some((r) => r.attempts.some((a) => a.baseUrl === victim.baseUrl && a.outcome._tag === "Answered"))).toBe(true)
+  expect([...finishedBy.values()].every((n) => n > 0)).toBe(true)
+})
