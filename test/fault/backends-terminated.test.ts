@@ -5,8 +5,7 @@ import * as Redacted from "effect/Redacted"
 import pg from "pg"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { startLoad } from "../support/RetryingClient.ts"
+import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
 import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
@@ -34,7 +33,7 @@ test("backends terminated under load: every write applies exactly once", async (
   let terminated = 0
   let loading = true
   try {
-    const load = startLoad({ writes: workload("terminate", faultWrites, allAssets), clients: faultClients, targets: () => [baseUrl] })
+    const load = faultLoad(workload("terminate", faultWrites, allAssets), () => [baseUrl])
     void load.done.finally(() => (loading = false))
     while (loading) {
       const killed = await admin.query<{ n: number }>(

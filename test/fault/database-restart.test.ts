@@ -1,7 +1,6 @@
 import { afterAll, expect, test } from "bun:test"
 import { type DedicatedPostgres, startDedicatedPostgres } from "../support/DedicatedPostgres.ts"
-import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { startLoad } from "../support/RetryingClient.ts"
+import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
 import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
@@ -29,7 +28,7 @@ test("the database server restarted under load: the service recovers and every w
   const opening = await openingBalances(postgres.url)
   const baseUrl = service.baseUrl
 
-  const load = startLoad({ writes: workload("restart", faultWrites, allAssets), clients: faultClients, targets: () => [baseUrl] })
+  const load = faultLoad(workload("restart", faultWrites, allAssets), () => [baseUrl])
   for (let i = 1; i <= restarts; i++) {
     await load.reached(Math.floor(faultWrites * i / (restarts + 1)))
     await postgres.stop()

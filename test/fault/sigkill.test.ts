@@ -4,8 +4,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { startLoad } from "../support/RetryingClient.ts"
+import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
 import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
@@ -29,7 +28,7 @@ test("SIGKILL under load, then a new process: every write applies exactly once",
   const opening = await openingBalances(databaseUrl)
   let current = first.baseUrl
 
-  const load = startLoad({ writes: workload("sigkill", faultWrites, allAssets), clients: faultClients, targets: () => [current] })
+  const load = faultLoad(workload("sigkill", faultWrites, allAssets), () => [current])
   await load.reached(Math.floor(faultWrites * 0.4))
   first.child.kill("SIGKILL")
   expect(await first.exited).toBe(null)

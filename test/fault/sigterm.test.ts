@@ -4,8 +4,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { isReplay, startLoad } from "../support/RetryingClient.ts"
+import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { isReplay } from "../support/RetryingClient.ts"
 import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
@@ -29,7 +29,9 @@ test("SIGTERM under load: every accepted request is answered, the rest retried o
   const opening = await openingBalances(databaseUrl)
   let current = first.baseUrl
 
-  const load = startLoad({ writes: workload("sigterm", faultWrites, allAssets), clients: faultClients, targets: () => [current] })
+  // Patient clients: here every try must end with the old process's own answer or refusal, not
+  // with the client giving up on it.
+  const load = faultLoad(workload("sigterm", faultWrites, allAssets), () => [current], 15_000)
   await load.reached(Math.floor(faultWrites * 0.4))
   first.child.kill("SIGTERM")
   const second = await startServiceProcess(databaseUrl)

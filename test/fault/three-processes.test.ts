@@ -4,8 +4,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { DatabaseUrl } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
-import { checkRun, faultClients, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { startLoad } from "../support/RetryingClient.ts"
+import { checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
 import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
@@ -32,7 +31,7 @@ test("three processes, the hot workload, one SIGKILLed midway: every write appli
   // The clients are not told: the dead process stays in their list and refuses their connections.
   const targets = services.map((service) => service.baseUrl)
 
-  const load = startLoad({ writes: workload("three", faultWrites, ["GOLD_COINS"]), clients: faultClients, targets: () => targets })
+  const load = faultLoad(workload("three", faultWrites, ["GOLD_COINS"]), () => targets)
   await load.reached(Math.floor(faultWrites * 0.4))
   victim.child.kill("SIGKILL")
   expect(await victim.exited).toBe(null)

@@ -1,7 +1,7 @@
 import { expect } from "bun:test"
 import { balancesOf, exactlyOnceReport, invariantViolations } from "./ExactlyOnce.ts"
 import { noViolations } from "./Invariants.ts"
-import { type Load, loadFigures } from "./RetryingClient.ts"
+import { type Load, loadFigures, startLoad } from "./RetryingClient.ts"
 import type { Write, WriteType } from "./ServiceProcess.ts"
 
 /**
@@ -21,6 +21,12 @@ const sizeFromEnv = (name: string, fallback: number) => {
 
 export const faultWrites = sizeFromEnv("FAULT_WRITES", 400)
 export const faultClients = sizeFromEnv("FAULT_CLIENTS", 16)
+/**
+ * How long a client waits for one answer before it gives up on that try and retries. Short, as
+ * a game server's would be: a try that times out while the service still commits it is the
+ * surest way to a write committed and not acknowledged, which the retry must meet as a replay.
+ */
+export const faultAttemptTimeoutMs = sizeFromEnv("FAULT_ATTEMPT_TIMEOUT_MS", 500)
 
 /** The seeded players and every asset; the opening balances come from the seed migration. */
 export const players = [2, 3] as const
@@ -59,6 +65,13 @@ export const workload = (label: string, count: number, assets: ReadonlyArray<str
   })
 }
 
+/** The retrying clients with the suite's sizes, over `targets` (read again before every try). */
+export const faultLoad = (
+  writes: ReadonlyArray<Write>,
+  targets: () => ReadonlyArray<string>,
+  attemptTimeoutMs = faultAttemptTimeoutMs
+) => startLoad({ writes, clients: faultClients, targets, attemptTimeoutMs })
+
 export const openingBalances = (databaseUrl: string) => balancesOf(databaseUrl, players, allAssets)
 
 /**
@@ -86,6 +99,16 @@ export const checkRun = async (
     last: r.attempts.at(-1)?.outcome
   }))
   expect(unanswered).toEqual([])
+  // A fault is a 503 (safe to retry) or a broken connection, never another 5xx: a 500 says the
+  // service took an outage for a bug, and a client that does not retry a 500 would be left unsure.
+  const serverErrors = results.flatMap((r) =>
+    r.attempts.flatMap((a) =>
+      a.outcome._tag === "Answered" && a.outcome.status >= 500 && a.outcome.status !== 503
+        ? [{ key: r.write.idempotencyKey, status: a.outcome.status, body: a.outcome.body }]
+        : []
+    )
+  )
+  expect(serverErrors).toEqual([])
   expect(report.lost).toEqual([])
   expect(report.duplicated).toEqual([])
   expect(report.unexpected).toEqual([])
