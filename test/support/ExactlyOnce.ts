@@ -71,7 +71,12 @@ export const exactlyOnceReport = async (
       const key = result.write.idempotencyKey
       const ids = transactionsByKey.get(key) ?? []
       const record = recordByKey.get(key)
-      if (ids.length > 1) duplicated.push({ key, transactionIds: ids.slice(1) })
+      if (ids.length > 1) {
+        // The extras: every transaction but the one the key's record names (or the first).
+        const named = record?.transaction_id ?? undefined
+        const kept = named !== undefined && ids.includes(named) ? named : ids[0]
+        duplicated.push({ key, transactionIds: ids.filter((id) => id !== kept) })
+      }
       const final = result.final
       if (final === undefined) continue
       if (final.status === 201) {
@@ -87,8 +92,8 @@ export const exactlyOnceReport = async (
         unexpected.push({ key, status: final.status, body: final.body })
       }
     }
-    // An orphan carrying a key was counted above when it is that key's second transaction.
-    const counted = new Set(duplicated.flatMap((d) => d.transactionIds))
+    // An orphan carrying a key that has more than one transaction was counted above.
+    const counted = new Set(Array.from(transactionsByKey.values()).flatMap((ids) => ids.length > 1 ? ids : []))
     for (const orphan of orphans) {
       if (!counted.has(orphan.id)) duplicated.push({ key: orphan.description, transactionIds: [orphan.id] })
     }
