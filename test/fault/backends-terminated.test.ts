@@ -1,12 +1,6 @@
-import { afterAll, expect, test } from "bun:test"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redacted from "effect/Redacted"
+import { expect, test } from "bun:test"
 import pg from "pg"
-import { DatabaseUrl } from "../../src/Sql.ts"
-import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import { allAssets, checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses, openingBalances, workload } from "../support/FaultRun.ts"
 
 /**
  * PostgreSQL cuts the service's connections (pg_terminate_backend from an admin connection, as
@@ -24,16 +18,11 @@ import { type ServiceProcess, startServiceProcess } from "../support/ServiceProc
 const beatMs = 150
 const stallMs = 700
 
-const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
-let service: ServiceProcess | undefined
-afterAll(async () => {
-  await service?.kill()
-  await database.dispose()
-})
+const fresh = freshDatabaseWithProcesses()
 
 test("backends terminated under load: every write applies exactly once", async () => {
-  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
-  service = await startServiceProcess(databaseUrl)
+  const databaseUrl = await fresh.databaseUrl()
+  const service = await fresh.startProcess()
   const opening = await openingBalances(databaseUrl)
   const baseUrl = service.baseUrl
 

@@ -1,11 +1,5 @@
-import { afterAll, expect, test } from "bun:test"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redacted from "effect/Redacted"
-import { DatabaseUrl } from "../../src/Sql.ts"
-import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import { expect, test } from "bun:test"
+import { allAssets, checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses, openingBalances, workload } from "../support/FaultRun.ts"
 
 /**
  * The service is killed outright (SIGKILL: no drain, no finalizer, batches cut mid-transaction
@@ -14,17 +8,11 @@ import { type ServiceProcess, startServiceProcess } from "../support/ServiceProc
  * must be replayed with its first transaction; one cut before must apply once on the new process.
  */
 
-const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
-const services: Array<ServiceProcess> = []
-afterAll(async () => {
-  await Promise.all(services.map((service) => service.kill()))
-  await database.dispose()
-})
+const fresh = freshDatabaseWithProcesses()
 
 test("SIGKILL under load, then a new process: every write applies exactly once", async () => {
-  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
-  const first = await startServiceProcess(databaseUrl)
-  services.push(first)
+  const databaseUrl = await fresh.databaseUrl()
+  const first = await fresh.startProcess()
   const opening = await openingBalances(databaseUrl)
   let current = first.baseUrl
 
@@ -32,8 +20,7 @@ test("SIGKILL under load, then a new process: every write applies exactly once",
   await load.reached(Math.floor(faultWrites * 0.4))
   first.child.kill("SIGKILL")
   expect(await first.exited).toBe(null)
-  const second = await startServiceProcess(databaseUrl)
-  services.push(second)
+  const second = await fresh.startProcess()
   current = second.baseUrl
 
   const { results } = await checkRun("SIGKILL and restart", databaseUrl, load, opening)

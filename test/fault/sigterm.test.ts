@@ -1,12 +1,6 @@
-import { afterAll, expect, test } from "bun:test"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redacted from "effect/Redacted"
-import { DatabaseUrl } from "../../src/Sql.ts"
-import { FreshDatabaseLive } from "../support/Database.ts"
-import { allAssets, checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
+import { expect, test } from "bun:test"
+import { allAssets, checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses, openingBalances, workload } from "../support/FaultRun.ts"
 import { isReplay } from "../support/RetryingClient.ts"
-import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
 
 /**
  * A rolling deploy: SIGTERM under load while the replacement starts on the same database. The
@@ -15,17 +9,11 @@ import { type ServiceProcess, startServiceProcess } from "../support/ServiceProc
  * is refused with a 503 or a refused connection, and the client retries it on the new process.
  */
 
-const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
-const services: Array<ServiceProcess> = []
-afterAll(async () => {
-  await Promise.all(services.map((service) => service.kill()))
-  await database.dispose()
-})
+const fresh = freshDatabaseWithProcesses()
 
 test("SIGTERM under load: every accepted request is answered, the rest retried on the new process, exactly once", async () => {
-  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
-  const first = await startServiceProcess(databaseUrl)
-  services.push(first)
+  const databaseUrl = await fresh.databaseUrl()
+  const first = await fresh.startProcess()
   const opening = await openingBalances(databaseUrl)
   let current = first.baseUrl
 
@@ -34,8 +22,7 @@ test("SIGTERM under load: every accepted request is answered, the rest retried o
   const load = faultLoad(workload("sigterm", faultWrites, allAssets), () => [current], 15_000)
   await load.reached(Math.floor(faultWrites * 0.4))
   first.child.kill("SIGTERM")
-  const second = await startServiceProcess(databaseUrl)
-  services.push(second)
+  const second = await fresh.startProcess()
   current = second.baseUrl
   expect(await first.exited).toBe(0)
 

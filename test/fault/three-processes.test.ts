@@ -1,11 +1,5 @@
-import { afterAll, expect, test } from "bun:test"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redacted from "effect/Redacted"
-import { DatabaseUrl } from "../../src/Sql.ts"
-import { FreshDatabaseLive } from "../support/Database.ts"
-import { checkRun, faultLoad, faultWrites, openingBalances, workload } from "../support/FaultRun.ts"
-import { type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import { expect, test } from "bun:test"
+import { checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses, openingBalances, workload } from "../support/FaultRun.ts"
 
 /**
  * Three service processes on one database under the hot workload: one asset, two players, so
@@ -15,18 +9,13 @@ import { type ServiceProcess, startServiceProcess } from "../support/ServiceProc
  * survivors and their retries with the same keys must apply each write once.
  */
 
-const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
-const services: Array<ServiceProcess> = []
-afterAll(async () => {
-  await Promise.all(services.map((service) => service.kill()))
-  await database.dispose()
-})
+const fresh = freshDatabaseWithProcesses()
 
 test("three processes, the hot workload, one SIGKILLed midway: every write applies exactly once", async () => {
-  const databaseUrl = Redacted.value(await database.runPromise(DatabaseUrl))
+  const databaseUrl = await fresh.databaseUrl()
   // One after the other: the first migrates the fresh database.
-  for (let i = 0; i < 3; i++) services.push(await startServiceProcess(databaseUrl))
-  const [victim, ...survivors] = services as [ServiceProcess, ServiceProcess, ServiceProcess]
+  const services = [await fresh.startProcess(), await fresh.startProcess(), await fresh.startProcess()] as const
+  const [victim, ...survivors] = services
   const opening = await openingBalances(databaseUrl)
   // The clients are not told: the dead process stays in their list and refuses their connections.
   const targets = services.map((service) => service.baseUrl)

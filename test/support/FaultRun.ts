@@ -1,8 +1,13 @@
-import { expect } from "bun:test"
+import { afterAll, expect } from "bun:test"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { DatabaseUrl } from "../../src/Sql.ts"
+import { FreshDatabaseLive } from "./Database.ts"
 import { balancesOf, exactlyOnceReport, invariantViolations } from "./ExactlyOnce.ts"
 import { noViolations } from "./Invariants.ts"
 import { type Load, loadFigures, startLoad } from "./RetryingClient.ts"
-import type { Write, WriteType } from "./ServiceProcess.ts"
+import { type ServiceProcess, startServiceProcess, type Write, type WriteType } from "./ServiceProcess.ts"
 
 /**
  * What the fault suites (test/fault/) share: their sizes, their workload, and the check after
@@ -27,6 +32,26 @@ export const faultClients = sizeFromEnv("FAULT_CLIENTS", 16)
  * surest way to a write committed and not acknowledged, which the retry must meet as a replay.
  */
 export const faultAttemptTimeoutMs = sizeFromEnv("FAULT_ATTEMPT_TIMEOUT_MS", 500)
+
+/**
+ * A fresh database for one fault suite, and the service processes the suite starts on it: the
+ * processes are killed (if still running) and the database dropped after the suite.
+ */
+export const freshDatabaseWithProcesses = () => {
+  const database = ManagedRuntime.make(Layer.fresh(FreshDatabaseLive))
+  const services: Array<ServiceProcess> = []
+  afterAll(async () => {
+    await Promise.all(services.map((service) => service.kill()))
+    await database.dispose()
+  })
+  const databaseUrl = () => database.runPromise(DatabaseUrl).then(Redacted.value)
+  const startProcess = async () => {
+    const service = await startServiceProcess(await databaseUrl())
+    services.push(service)
+    return service
+  }
+  return { databaseUrl, startProcess }
+}
 
 /** The seeded players and every asset; the opening balances come from the seed migration. */
 export const players = [2, 3] as const
