@@ -97,10 +97,13 @@ export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
      * that came in just after the drain) was never answered, and its connection was reset when
      * the process exited (seen in test/fault/sigterm.test.ts); one a moment later would have met
      * the library's fallback handler, a plain-text 404. The quiet wait is there because closing
-     * a listening socket resets the connections still in its accept queue, which a client that
-     * keeps sending would otherwise meet.
+     * a listening socket resets the connections still in its accept queue, and Bun's stop closes
+     * connections whose request it has not read yet as idle: a client that keeps sending would
+     * meet those resets. 500 ms is longer than a retrying client's backoff (so the wait lasts
+     * while clients still come) and than the event loop lags on a busy machine (with 100 ms,
+     * one run in three on a 2-core machine under full CPU load reset up to 16 unread connections).
      */
-    const stopListening = (timeout: Duration.DurationInput, quietMs = 100) =>
+    const stopListening = (timeout: Duration.DurationInput, quietMs = 500) =>
       Effect.flatMap(Ref.get(listener), (known) => {
         if (Option.isNone(known)) return Effect.void
         const server = known.value
