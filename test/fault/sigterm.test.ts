@@ -3,11 +3,16 @@ import { allAssets, checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses
 import { isReplay } from "../support/RetryingClient.ts"
 
 /**
- * A rolling deploy: SIGTERM under load while the replacement starts on the same database. The
- * old process must answer every request it accepted (a 201 or 409 that it committed, or a 503
- * the client may retry), never drop one with a reset connection; a request that comes too late
- * is refused with a 503 or a refused connection, and the client retries it on the new process.
+ * A rolling deploy: the replacement is started on the same database, the old process gets
+ * SIGTERM under load, and the clients keep sending to it for a while before they move on (as
+ * a load balancer does until it notices). The old process must answer every request it took
+ * (a 201 or 409 that it committed, or a 503 the client may retry), never drop one with a reset
+ * connection; a request that comes too late is refused with a 503 or a refused connection, and
+ * the client retries it on the new process.
  */
+
+/** How long the clients keep sending to the old process after its SIGTERM. */
+const moveOnAfterMs = 300
 
 const fresh = freshDatabaseWithProcesses()
 
@@ -20,9 +25,10 @@ test("SIGTERM under load: every accepted request is answered, the rest retried o
   // Patient clients: here every try must end with the old process's own answer or refusal, not
   // with the client giving up on it.
   const load = faultLoad(workload("sigterm", faultWrites, allAssets), () => [current], 15_000)
+  const second = await fresh.startProcess()
   await load.reached(Math.floor(faultWrites * 0.4))
   first.child.kill("SIGTERM")
-  const second = await fresh.startProcess()
+  await Bun.sleep(moveOnAfterMs)
   current = second.baseUrl
   expect(await first.exited).toBe(0)
 
