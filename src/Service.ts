@@ -41,14 +41,15 @@ const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withD
 
 /**
  * Built after the server, so released before it: on SIGTERM the gate first refuses new
- * requests and waits for those in flight, then the server, the pool and the database (if
+ * requests and waits for those in flight, then the server stops listening and answers what it
+ * has taken (see RequestGate.stopListening), then the server, the pool and the database (if
  * embedded) close in the reverse order they opened.
  */
 const DrainOnShutdownLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const gate = yield* RequestGate
     const timeout = yield* drainTimeout
-    yield* Effect.addFinalizer(() => gate.drain(timeout))
+    yield* Effect.addFinalizer(() => Effect.zipRight(gate.drain(timeout), gate.stopListening(timeout)))
   })
 )
 

@@ -24,11 +24,30 @@ export const isConflict = (u: unknown): u is SqlError => u instanceof SqlError &
 const unavailableStates = new Set(["3D000", "53300", "57014", "57P01", "57P02", "57P03"])
 const unavailableSocketErrors = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE"])
 
+/**
+ * What pg 8 says, with no code, when the connection under a statement is gone: the server
+ * closed it (a restart, a terminated backend) during the statement, or earlier while a
+ * transaction held it, so that its next statement finds it broken. Without these, a database
+ * restart under load answered a few writes 500 instead of 503 (test/fault/database-restart).
+ */
+const connectionLostMessages = new Set([
+  "Connection terminated",
+  "Connection terminated unexpectedly",
+  "Connection terminated due to connection timeout",
+  "Client has encountered a connection error and is not queryable",
+  "Client was closed and is not queryable"
+])
+
+const causeMessageOf = (error: SqlError): string | undefined => {
+  const cause = error.cause
+  return cause instanceof Error ? cause.message : undefined
+}
+
 export const isUnavailable = (u: unknown): u is SqlError => {
   if (!(u instanceof SqlError)) return false
   // @effect/sql-pg's wording when the pool cannot hand out a connection (refused, timed out).
   if (u.message.startsWith("Failed to acquire connection")) return true
   const code = codeOf(u)
-  if (code === undefined) return false
+  if (code === undefined) return connectionLostMessages.has(causeMessageOf(u) ?? "")
   return code.startsWith("08") || unavailableStates.has(code) || unavailableSocketErrors.has(code)
 }

@@ -1,7 +1,9 @@
-import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HashSet from "effect/HashSet"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
@@ -17,6 +19,13 @@ const internalError = HttpServerResponse.unsafeJson(
   Schema.encodeSync(InternalError)(new InternalError({ message: "An unexpected error occurred; it has been logged" })),
   { status: 500 }
 )
+
+/**
+ * The client closed its connection before the answer (it timed out and will retry, or went
+ * away): the platform interrupts the request with this fiber id. Not a failure of ours.
+ */
+const isClientAbort = (cause: Cause.Cause<unknown>) =>
+  HashSet.has(Cause.interruptors(cause), HttpServerError.clientAbortFiberId)
 
 /** Seconds a client should wait before retrying a 503 (overloaded, unavailable, shutting down). */
 const retryAfterSeconds = "1"
@@ -61,14 +70,20 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
   Effect.gen(function*() {
     const path = new URL(request.url, "http://localhost").pathname
     const gate = yield* RequestGate
+    yield* gate.observe(request)
     const startedMs = yield* Clock.currentTimeMillis
     // The app writes its response before this middleware sees it, so what every response gets
     // is added in a handler that runs just before it is sent.
     yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(finish(response, requestId)))
     // The two responses written here, when the app wrote none, do not pass that handler.
+    // A client abort stays what it is, so that it is logged and counted as 499 below: caught
+    // here it was an "Unhandled failure" error line and a 500 in http_requests_total, once for
+    // every client that gave up on a slow write (seen in test/fault, whose clients time out).
     const handled = app.pipe(
       Effect.catchAllCause((cause) =>
-        Effect.logError("Unhandled failure", cause).pipe(Effect.as(finish(internalError, requestId)))
+        isClientAbort(cause)
+          ? Effect.failCause(cause)
+          : Effect.logError("Unhandled failure", cause).pipe(Effect.as(finish(internalError, requestId)))
       )
     )
     const refused = Effect.succeed(finish(shuttingDown, requestId))

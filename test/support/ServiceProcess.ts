@@ -142,8 +142,14 @@ export const request = (
     req.end(payload)
   })
 
-export const post = (baseUrl: string, path: string, body: unknown, options: { readonly apiKey?: string | null } = {}) =>
-  request(baseUrl, "POST", path, body, undefined, options)
+/** Options of a single request: the key to send (null: none), and how long to wait for its answer. */
+export interface PostOptions {
+  readonly apiKey?: string | null
+  readonly timeoutMs?: number
+}
+
+export const post = (baseUrl: string, path: string, body: unknown, options: PostOptions = {}) =>
+  request(baseUrl, "POST", path, body, options.timeoutMs, options)
 
 export type WriteType = "TOPUP" | "BONUS" | "SPEND"
 
@@ -154,6 +160,8 @@ export interface Write {
   readonly assetCode: string
   readonly amount: number
   readonly idempotencyKey: string
+  /** Sent only when given; the fault suites put the key here, so the ledger names each write's key. */
+  readonly description?: string
 }
 
 const pathOf: Record<WriteType, string> = {
@@ -162,10 +170,11 @@ const pathOf: Record<WriteType, string> = {
   SPEND: "/api/wallets/spend"
 }
 
-export const postWrite = (baseUrl: string, write: Write, options: { readonly apiKey?: string | null } = {}) =>
+export const postWrite = (baseUrl: string, write: Write, options: PostOptions = {}) =>
   post(baseUrl, pathOf[write.type], {
     userId: write.userId,
     assetCode: write.assetCode,
     amount: write.amount,
-    idempotencyKey: write.idempotencyKey
+    idempotencyKey: write.idempotencyKey,
+    ...(write.description === undefined ? {} : { description: write.description })
   }, options)

@@ -33,3 +33,33 @@ test("drain gives up after its timeout", async () => {
   }).pipe(Effect.provide(RequestGate.Default))
   expect(await Effect.runPromise(program)).toBe("drained")
 })
+
+test("stopListening waits for a quiet moment, stops the server, then waits for what it took", async () => {
+  const server = { stopped: false, pendingRequests: 1, stop: () => void (server.stopped = true) }
+  const program = Effect.gen(function*() {
+    const gate = yield* RequestGate
+    // The server as @effect/platform-bun's requests carry it.
+    yield* gate.observe({ bunServer: server })
+    const stopping = yield* Effect.fork(gate.stopListening("5 seconds", 100))
+    yield* Effect.sleep("30 millis")
+    const stoppedWhileBusy = server.stopped
+    yield* Effect.sleep("150 millis")
+    const stoppedWhenQuiet = server.stopped
+    const doneWithOneUnanswered = (yield* Fiber.poll(stopping))._tag === "Some"
+    server.pendingRequests = 0
+    yield* Fiber.join(stopping)
+    return { stoppedWhileBusy, stoppedWhenQuiet, doneWithOneUnanswered }
+  }).pipe(Effect.provide(RequestGate.Default))
+  expect(await Effect.runPromise(program)).toEqual({
+    stoppedWhileBusy: false,
+    stoppedWhenQuiet: true,
+    doneWithOneUnanswered: false
+  })
+})
+
+test("stopListening without a server seen does nothing", async () => {
+  const program = Effect.flatMap(RequestGate, (gate) => Effect.as(gate.stopListening("1 second"), "done")).pipe(
+    Effect.provide(RequestGate.Default)
+  )
+  expect(await Effect.runPromise(program)).toBe("done")
+})

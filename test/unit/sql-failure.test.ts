@@ -20,6 +20,18 @@ describe("what a failed statement means", () => {
     expect(isUnavailable(failed(undefined, "Failed to acquire connection for transaction"))).toBe(true)
   })
 
+  test("a connection that pg found broken under a statement is unavailable", () => {
+    for (
+      const message of [
+        "Connection terminated unexpectedly",
+        "Client has encountered a connection error and is not queryable",
+        "Client was closed and is not queryable"
+      ]
+    ) {
+      expect(isUnavailable(new SqlError({ cause: new Error(message), message: "Failed to execute statement" }))).toBe(true)
+    }
+  })
+
   test("constraint violations, conflicts and bugs are not unavailability", () => {
     for (const code of ["23505", "23514", "40001", "42P01", undefined]) expect(isUnavailable(failed(code))).toBe(false)
     expect(isUnavailable(new Error("Failed to acquire connection"))).toBe(false)

@@ -1,0 +1,56 @@
+import { expect, test } from "bun:test"
+import { allAssets, checkRun, faultLoad, faultWrites, freshDatabaseWithProcesses, openingBalances, workload } from "../support/FaultRun.ts"
+import { isReplay } from "../support/RetryingClient.ts"
+
+/**
+ * A rolling deploy: the replacement is started on the same database, the old process gets
+ * SIGTERM under load, and the clients keep sending to it for a while before they move on (as
+ * a load balancer does until it notices). The old process must answer every request it took
+ * (a 201 or 409 that it committed, or a 503 the client may retry), never drop one with a reset
+ * connection; a request that comes too late is refused with a 503 or a refused connection, and
+ * the client retries it on the new process.
+ */
+
+/** How long the clients keep sending to the old process after its SIGTERM. */
+const moveOnAfterMs = 300
+
+const fresh = freshDatabaseWithProcesses()
+
+test("SIGTERM under load: every accepted request is answered, the rest retried on the new process, exactly once", async () => {
+  const databaseUrl = await fresh.databaseUrl()
+  const first = await fresh.startProcess()
+  const opening = await openingBalances(databaseUrl)
+  let current = first.baseUrl
+
+  // Patient clients: here every try must end with the old process's own answer or refusal, not
+  // with the client giving up on it.
+  const load = faultLoad(workload("sigterm", faultWrites, allAssets), () => [current], 15_000)
+  const second = await fresh.startProcess()
+  await load.reached(Math.floor(faultWrites * 0.4))
+  first.child.kill("SIGTERM")
+  await Bun.sleep(moveOnAfterMs)
+  current = second.baseUrl
+  expect(await first.exited).toBe(0)
+
+  const { results } = await checkRun("SIGTERM and replace", databaseUrl, load, opening)
+  const toFirst = results.flatMap((r) => r.attempts.filter((a) => a.baseUrl === first.baseUrl))
+  const answered = toFirst.filter((a) => a.outcome._tag === "Answered" && a.outcome.status !== 503).length
+  const refused = toFirst.filter((a) =>
+    a.outcome._tag === "NoAnswer" ? a.outcome.reason === "ECONNREFUSED" : a.outcome.status === 503
+  ).length
+  const reset = toFirst.filter((a) => a.outcome._tag === "NoAnswer" && a.outcome.reason !== "ECONNREFUSED")
+  console.log(`[fault] SIGTERM and replace: the old process answered ${answered}, refused ${refused} (503 or connection refused)`)
+  // No connection reset: the old process answered every request it took, and stopped
+  // listening only once the clients had moved on (see RequestGate.stopListening).
+  expect(reset.map((a) => a.outcome)).toEqual([])
+  // And it answered each with its own outcome: had the answer of a committed write been lost or
+  // replaced by a 503, the retry would have met the stored outcome, a replay.
+  const replays = results.filter(isReplay).map((r) => ({
+    key: r.write.idempotencyKey,
+    tries: r.attempts.map((a) =>
+      `${a.baseUrl === first.baseUrl ? "old" : "new"} ${a.outcome._tag === "Answered" ? a.outcome.status : a.outcome.reason}`
+    )
+  }))
+  expect(replays).toEqual([])
+  expect(refused).toBeGreaterThan(0)
+})
