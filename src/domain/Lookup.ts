@@ -45,6 +45,8 @@ export class TransactionDetail extends Schema.Class<TransactionDetail>("Transact
   createdBy: Schema.NullOr(ApiKeyId).annotations({
     description: "The API key that wrote the transaction; null for ADMIN_API_KEY, AUTH_DISABLED and opening balances"
   }),
+  reverses: Schema.NullOr(TransactionId).annotations({ description: "The transaction a REVERSAL reverses; null otherwise" }),
+  reversedBy: Schema.Array(TransactionId).annotations({ description: "The reversals of this transaction, oldest first" }),
   createdAt: Schema.Date
 }) {}
 

@@ -3,7 +3,7 @@ import * as Schema from "effect/Schema"
 import type { AssetCode } from "./Asset.ts"
 import { MaxAmount } from "./Limits.ts"
 import type { Amount } from "./Money.ts"
-import { BalanceLimit, InsufficientFunds, type PostingRejection, type TransactionType } from "./Transaction.ts"
+import { BalanceLimit, DebtLimit, InsufficientFunds, type PostingRejection, type TransactionType } from "./Transaction.ts"
 import type { UserId, UserKind } from "./User.ts"
 
 export const WalletId = Schema.Int.pipe(Schema.positive(), Schema.brand("WalletId"))
@@ -15,6 +15,8 @@ export interface WalletState {
   readonly userId: UserId
   readonly ownerKind: UserKind
   readonly balance: number
+  /** How far below zero a reversal that allows debt may take it (its asset's); 0 when absent. */
+  readonly maxDebt?: number
 }
 
 /**
@@ -31,6 +33,11 @@ export interface Posting {
   readonly creditWalletId: WalletId
   /** The leg of a multi-leg transaction, which its refusal names; absent for one-leg writes. */
   readonly legIndex?: number
+  /**
+   * A reversal that allows debt: a player's balance may go down to minus its asset's maxDebt,
+   * and past it the refusal is DebtLimit. Every other posting keeps the floor at zero.
+   */
+  readonly allowDebt?: boolean
 }
 
 export interface PostedBalances {
@@ -40,9 +47,13 @@ export interface PostedBalances {
 
 /**
  * How low a player's balance of an asset may go through an ordinary write: zero. A reversal
- * that allows debt will pass the asset's own floor (minus its maxDebt) instead.
+ * that allows debt goes down to the asset's own floor (minus its maxDebt) instead.
  */
 export const PlayerFloor = 0
+
+/** The lowest balance a posting may leave in a player's wallet. */
+export const playerFloorOf = (posting: Posting, debit: WalletState): number =>
+  posting.allowDebt === true ? -(debit.maxDebt ?? 0) : PlayerFloor
 
 /**
  * The money rules of one posting, as a pure function of the locked wallets and the floor of
@@ -54,11 +65,25 @@ export const applyPosting = (
   posting: Posting,
   debit: WalletState,
   credit: WalletState,
-  playerFloor: number = PlayerFloor
+  playerFloor: number = playerFloorOf(posting, debit)
 ): Either.Either<PostedBalances, PostingRejection> => {
   const debitBalanceAfter = debit.balance - posting.amount
   const creditBalanceAfter = credit.balance + posting.amount
   const leg = posting.legIndex === undefined ? {} : { legIndex: posting.legIndex }
+  if (debit.ownerKind === "USER" && debitBalanceAfter < playerFloor && posting.allowDebt === true) {
+    return Either.left(
+      new DebtLimit({
+        userId: debit.userId,
+        assetCode: posting.assetCode,
+        balance: debit.balance,
+        amount: posting.amount,
+        maxDebt: -playerFloor,
+        message: `A debit of ${posting.amount} would take balance ${debit.balance} ${posting.assetCode} below ${playerFloor}, ` +
+          `past the asset's debt limit`,
+        ...leg
+      })
+    )
+  }
   if (debit.ownerKind === "USER" && debitBalanceAfter < playerFloor) {
     return Either.left(
       new InsufficientFunds({

@@ -13,9 +13,10 @@ export type TransactionId = typeof TransactionId.Type
 
 /**
  * GENESIS is an opening balance written by the seed; the API writes the others: TRANSFER moves
- * one asset between two players, TRANSACTION is a multi-leg transaction.
+ * one asset between two players, TRANSACTION is a multi-leg transaction, REVERSAL mirrors the
+ * legs of an earlier transaction.
  */
-export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND", "TRANSFER", "TRANSACTION")
+export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND", "TRANSFER", "TRANSACTION", "REVERSAL")
 export type TransactionType = typeof TransactionType.Type
 
 /** The transactions a client can ask for. */
@@ -83,5 +84,24 @@ export class BalanceLimit extends Schema.TaggedError<BalanceLimit>()(
   HttpApiSchema.annotations({ status: 422 })
 ) {}
 
+/**
+ * A reversal that allows debt would take a player's balance below minus its asset's maxDebt
+ * (with maxDebt 0, below zero).
+ */
+export class DebtLimit extends Schema.TaggedError<DebtLimit>()(
+  "DebtLimit",
+  {
+    code: errorCode("DEBT_LIMIT"),
+    message: Schema.String,
+    userId: Schema.Number,
+    assetCode: Schema.String,
+    balance: Schema.Number,
+    amount: Schema.Number,
+    maxDebt: Schema.Number,
+    legIndex: LegIndexField
+  },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 /** The outcomes of a posting that are final for its request, and so stored under its key. */
-export type PostingRejection = InsufficientFunds | BalanceLimit
+export type PostingRejection = InsufficientFunds | BalanceLimit | DebtLimit

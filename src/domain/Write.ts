@@ -8,7 +8,18 @@ import { type AssetCode, AssetNotFound } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
 import type { Amount } from "./Money.ts"
-import { BalanceLimit, Description, InsufficientFunds, type Receipt, WriteRequest, WriteType } from "./Transaction.ts"
+import { TransactionNotFound } from "./Lookup.ts"
+import { AlreadyReversed, NotReversible, type ReversalReceipt, type ReversalRequest } from "./Reversal.ts"
+import {
+  BalanceLimit,
+  DebtLimit,
+  Description,
+  InsufficientFunds,
+  type Receipt,
+  type TransactionId,
+  WriteRequest,
+  WriteType
+} from "./Transaction.ts"
 import { canonicalMetadata, Metadata } from "./Metadata.ts"
 import type { TransferRequest, MultiLegReceipt, TransferReceipt } from "./Transfer.ts"
 import { SameWallet, SystemAccount, type UserId, UserNotFound } from "./User.ts"
@@ -62,8 +73,20 @@ export interface MultiLegCommand extends CommandBase {
   readonly legs: Arr.NonEmptyReadonlyArray<Leg>
 }
 
+/**
+ * A reversal of an earlier transaction: its legs mirrored, all of them, or part of the amount
+ * of a one-leg transaction.
+ */
+export interface ReversalCommand extends CommandBase {
+  readonly _tag: "Reversal"
+  readonly transactionId: TransactionId
+  /** Null: what is left to reverse. */
+  readonly amount: Amount | null
+  readonly allowDebt: boolean
+}
+
 /** Everything the committer takes: each command is one transaction, or none. */
-export type Command = WriteCommand | TransferCommand | MultiLegCommand
+export type Command = WriteCommand | TransferCommand | MultiLegCommand | ReversalCommand
 
 const fingerprintOf = (fields: Array<unknown>, metadata: Metadata) => {
   // Without metadata the fingerprint is what it was before metadata existed, so a retry that
@@ -151,12 +174,36 @@ export const multiLegCommand = (
   }
 }
 
+export const reversalCommand = (
+  transactionId: TransactionId,
+  request: Omit<ReversalRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
+): ReversalCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  const amount = request.amount ?? null
+  return {
+    _tag: "Reversal",
+    transactionId,
+    amount,
+    allowDebt: request.allowDebt,
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    createdBy,
+    fingerprint: fingerprintOf(["REVERSAL", transactionId, amount, request.allowDebt, description], metadata)
+  }
+}
+
 /**
  * The outcomes final for a request, and so stored under its key with their body: the write
  * applied, or it was refused by a money rule. Anything else (an unknown user, a schema
  * failure, a database outage) frees the key for a corrected retry.
  */
-export const StoredOutcome = Schema.Literal("APPLIED", "INSUFFICIENT_FUNDS", "BALANCE_LIMIT")
+export const StoredOutcome = Schema.Literal("APPLIED", "INSUFFICIENT_FUNDS", "BALANCE_LIMIT", "DEBT_LIMIT", "ALREADY_REVERSED")
 export type StoredOutcome = typeof StoredOutcome.Type
 
 /** The stored record of a key that was already used. */
@@ -169,7 +216,7 @@ export interface IdempotencyRecord {
 }
 
 /** What an applied command returns: its endpoint's receipt. */
-export type AnyReceipt = Receipt | TransferReceipt | MultiLegReceipt
+export type AnyReceipt = Receipt | TransferReceipt | MultiLegReceipt | ReversalReceipt
 
 export interface Applied<R> {
   readonly _tag: "Applied"
@@ -204,6 +251,10 @@ export type WriteRefusal =
   | SameWallet
   | InsufficientFunds
   | BalanceLimit
+  | DebtLimit
+  | TransactionNotFound
+  | NotReversible
+  | AlreadyReversed
 
 export const WriteRefusal = Schema.Union(
   IdempotencyKeyReused,
@@ -212,7 +263,11 @@ export const WriteRefusal = Schema.Union(
   SystemAccount,
   SameWallet,
   InsufficientFunds,
-  BalanceLimit
+  BalanceLimit,
+  DebtLimit,
+  TransactionNotFound,
+  NotReversible,
+  AlreadyReversed
 )
 
 /** The write queue is full: the client should retry later (Retry-After), with the same key. */

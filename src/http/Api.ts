@@ -22,7 +22,8 @@ import {
   IdempotencyKeyMissing,
   IdempotencyKeyReused
 } from "../domain/Idempotency.ts"
-import { BalanceLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
+import { AlreadyReversed, NotReversible, ReversalReceipt, ReversalRequest } from "../domain/Reversal.ts"
+import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt, WriteRequest } from "../domain/Transaction.ts"
 import { TransactionNotFound, TransactionPage, TransactionPath, TransactionDetail, TransactionQuery } from "../domain/Lookup.ts"
 import { Reconciliation } from "../domain/Reconciliation.ts"
 import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
@@ -238,6 +239,33 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
         "Each leg moves an amount of one asset from one user to another; the treasury (user 1) may be a side, legs may " +
           "move several assets and touch a wallet more than once, and each leg sees the balances the previous legs left. " +
           "A refused leg writes nothing, and the error names it with legIndex (from 0). Idempotent as every write."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("reverse", "/transactions/:transactionId/reversal")
+      .setPath(TransactionPath)
+      .setPayload(ReversalRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(ReversalReceipt, { status: 201 })
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(TransactionNotFound)
+      .addError(NotReversible)
+      .addError(AlreadyReversed)
+      .addError(InsufficientFunds)
+      .addError(DebtLimit)
+      .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
+      .annotate(OpenApi.Summary, "Reverse a transaction: a new REVERSAL transaction that mirrors its legs")
+      .annotate(
+        OpenApi.Description,
+        "The original is never edited. Topups, bonuses, spends, transfers and multi-leg transactions are reversible " +
+          "(422 NOT_REVERSIBLE for opening balances and reversals); a one-leg transaction may be reversed in part " +
+          "(amount, default what is left), a multi-leg one only whole. Reversals of one transaction never exceed it: " +
+          "409 ALREADY_REVERSED. A player who no longer has the coins: 409 INSUFFICIENT_FUNDS, unless allowDebt, which " +
+          "lets the balance go below zero down to minus the asset's maxDebt (409 DEBT_LIMIT past it). Idempotent as every write."
       )
   )
   .add(

@@ -15,6 +15,11 @@ export const TransactionsHttpLive = HttpApiBuilder.group(WalletApi, "transaction
           Effect.flatMap(([id, by]) => wallets.transact(payload, headers["idempotency-key"], id, by)),
           Effect.map(respond)
         ))
+      .handle("reverse", ({ headers, path, payload }) =>
+        origin.pipe(
+          Effect.flatMap(([id, by]) => wallets.reverse(path.transactionId, payload, headers["idempotency-key"], id, by)),
+          Effect.map(respond)
+        ))
       .handle("get", ({ path }) => lookup.byId(path.transactionId))
       .handle("search", ({ urlParams }) => lookup.search(urlParams))
   }))

@@ -8,7 +8,9 @@ import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
-import { BalanceLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
+import { TransactionNotFound } from "../domain/Lookup.ts"
+import { AlreadyReversed, NotReversible, ReversalReceipt } from "../domain/Reversal.ts"
+import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
 import { MultiLegReceipt, TransferReceipt } from "../domain/Transfer.ts"
 import { SameWallet, SystemAccount, UserNotFound } from "../domain/User.ts"
 import { BulkWriteResult, type WriteResult } from "../domain/Write.ts"
@@ -26,11 +28,15 @@ const ItemError = Schema.Union(
   SameWallet,
   InsufficientFunds,
   BalanceLimit,
+  DebtLimit,
+  TransactionNotFound,
+  NotReversible,
+  AlreadyReversed,
   ServiceUnavailable
 )
 const encodeItemError = Schema.encodeSync(ItemError)
 // Bulk items are v1 writes, answered with a Receipt; the union keeps the encoding total.
-const encodeReceipt = Schema.encodeSync(Schema.Union(Receipt, TransferReceipt, MultiLegReceipt))
+const encodeReceipt = Schema.encodeSync(Schema.Union(Receipt, TransferReceipt, MultiLegReceipt, ReversalReceipt))
 const itemErrorStatus = Object.fromEntries(
   ItemError.members.map((member) => [member.identifier, HttpApiSchema.getStatusError(member)])
 )

@@ -1,7 +1,8 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
-import { BalanceLimit, InsufficientFunds } from "../domain/Transaction.ts"
+import { AlreadyReversed } from "../domain/Reversal.ts"
+import { BalanceLimit, DebtLimit, InsufficientFunds } from "../domain/Transaction.ts"
 import type { AnyReceipt, StoredOutcome, WriteResult } from "../domain/Write.ts"
 import { CurrentApiKey } from "./Auth.ts"
 import { currentRequestId } from "./RequestId.ts"
@@ -10,7 +11,9 @@ import { currentRequestId } from "./RequestId.ts"
 export const storedStatus: Record<StoredOutcome, number> = {
   APPLIED: 201,
   INSUFFICIENT_FUNDS: HttpApiSchema.getStatusError(InsufficientFunds),
-  BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit)
+  BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit),
+  DEBT_LIMIT: HttpApiSchema.getStatusError(DebtLimit),
+  ALREADY_REVERSED: HttpApiSchema.getStatusError(AlreadyReversed)
 }
 
 /**

@@ -8,7 +8,7 @@ import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
-import type { TransactionId, TransactionType } from "../domain/Transaction.ts"
+import { TransactionId, TransactionType } from "../domain/Transaction.ts"
 import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
 import { type IdempotencyRecord, StoredOutcome } from "../domain/Write.ts"
 
@@ -27,8 +27,25 @@ const WalletRow = Schema.Struct({
   id: WalletId,
   userId: UserId,
   ownerKind: UserKind,
-  balance: Schema.Number
+  balance: Schema.Number,
+  maxDebt: Schema.Number
 })
+
+/** One leg of a transaction to reverse, with both sides' wallets and owners. */
+const OriginalLegRow = Schema.Struct({
+  transactionId: TransactionId,
+  type: TransactionType,
+  /** The transaction's own asset and amount; null for a multi-leg transaction. */
+  transactionAmount: Schema.NullOr(Schema.Number),
+  legIndex: Schema.Number,
+  assetCode: AssetCode,
+  amount: Schema.Number,
+  debitWalletId: WalletId,
+  debitUserId: UserId,
+  creditWalletId: WalletId,
+  creditUserId: UserId
+})
+export type OriginalLegRow = typeof OriginalLegRow.Type
 
 const StoredRecordRow = Schema.Struct({
   key: Schema.String,
@@ -62,6 +79,8 @@ export interface TransactionRow {
   readonly legs: ReadonlyArray<LegRow>
   /** The API key that wrote it; null for ADMIN_API_KEY and AUTH_DISABLED. */
   readonly createdBy: ApiKeyId | null
+  /** The transaction a reversal reverses; null for every other type. */
+  readonly reverses: TransactionId | null
 }
 
 /** The outcome to keep under a key claimed by this batch. */
@@ -173,8 +192,43 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       // Every writer locks its wallets in ascending id order, so two writers over the same
       // wallets (every topup touches the treasury) queue behind each other but never deadlock.
       execute: (ids) =>
-        sql`SELECT id, user_id, owner_kind, balance FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`
+        sql`SELECT id, user_id, owner_kind, balance, max_debt FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`
     })
+
+    /**
+     * The legs of transactions to reverse, each with its DEBIT and CREDIT wallets, in leg
+     * order. Entries never change, so they are read without a lock; what is already reversed
+     * is read by reversedAmounts once the wallets are locked.
+     */
+    const findOriginals = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: OriginalLegRow,
+      execute: (ids) =>
+        sql`
+          SELECT t.id AS transaction_id, t.type, t.amount AS transaction_amount, d.leg_index, d.asset_code, d.amount,
+                 d.wallet_id AS debit_wallet_id, dw.user_id AS debit_user_id,
+                 c.wallet_id AS credit_wallet_id, cw.user_id AS credit_user_id
+            FROM transactions t
+            JOIN ledger_entries d ON d.transaction_id = t.id AND d.entry_type = 'DEBIT'
+            JOIN ledger_entries c ON c.transaction_id = t.id AND c.leg_index = d.leg_index AND c.entry_type = 'CREDIT'
+            JOIN wallets dw ON dw.id = d.wallet_id
+            JOIN wallets cw ON cw.id = c.wallet_id
+           WHERE t.id = ANY(${ids}::uuid[])
+           ORDER BY t.id, d.leg_index`
+    })
+
+    /**
+     * How much of each transaction is reversed, by id (absent: nothing). Read after the
+     * wallets are locked: every reversal of a transaction locks the same wallets (its
+     * original's), so this sees every reversal committed before this batch's.
+     */
+    const reversedAmounts = (ids: ReadonlyArray<TransactionId>) =>
+      SqlSchema.findAll({
+        Request: Schema.Array(Schema.String),
+        Result: Schema.Struct({ transactionId: TransactionId, reversed: Schema.Number }),
+        execute: (ids) =>
+          sql`SELECT transaction_id, reversed FROM transaction_reversals WHERE transaction_id = ANY(${ids}::uuid[])`
+      })(ids).pipe(Effect.map((rows) => new Map(rows.map((row) => [row.transactionId, row.reversed]))))
 
     /**
      * One statement for everything a batch writes: its transactions, their legs' DEBIT and
@@ -198,13 +252,13 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       const balances = Array.from(batch.balances)
       return sql<{ createdAt: Date }>`
         WITH inserted AS (
-          INSERT INTO transactions (id, type, asset_code, amount, description, metadata, created_by)
-          SELECT id, type, asset_code, amount, description, metadata::jsonb, created_by
+          INSERT INTO transactions (id, type, asset_code, amount, description, metadata, created_by, reverses)
+          SELECT id, type, asset_code, amount, description, metadata::jsonb, created_by, reverses
             FROM unnest(${txs.map((t) => t.id)}::uuid[], ${txs.map((t) => t.type)}::varchar[],
                         ${txs.map((t) => t.assetCode)}::varchar[], ${txs.map((t) => t.amount)}::bigint[],
                         ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[],
-                        ${txs.map((t) => t.createdBy)}::uuid[])
-                 AS t (id, type, asset_code, amount, description, metadata, created_by)
+                        ${txs.map((t) => t.createdBy)}::uuid[], ${txs.map((t) => t.reverses)}::uuid[])
+                 AS t (id, type, asset_code, amount, description, metadata, created_by, reverses)
         ), entries AS (
           INSERT INTO ledger_entries (transaction_id, leg_index, wallet_id, asset_code, entry_type, amount, balance_after)
           SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.legIndex}::smallint[],
@@ -366,6 +420,8 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         wallets: ReadonlyArray<{ readonly userId: UserId; readonly ownerKind: UserKind; readonly assetCode: AssetCode }>
       ) => Effect.orDie(openWallets(wallets)),
       lockWallets: (ids: ReadonlyArray<WalletId>) => Effect.orDie(lockWallets(ids)),
+      findOriginals: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(findOriginals(ids)),
+      reversedAmounts: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(reversedAmounts(ids)),
       writeBatch: (batch: BatchWrites) => Effect.orDie(writeBatch(batch)),
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),

@@ -42,14 +42,14 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
             SELECT w.id, w.asset_code, w.balance, coalesce(n.net, 0) AS net
               FROM wallets w LEFT JOIN nets n ON n.wallet_id = w.id
           ), counted AS (
-            -- A multi-leg transaction has no asset of its own: it counts once for each asset its
-            -- legs move, read from its entries (only those transactions' entries are read).
+            -- A multi-leg transaction (or its reversal) has no asset of its own: it counts once for
+            -- each asset its legs move, read from its entries (only those transactions' entries are read).
             SELECT asset_code, sum(n) AS transactions FROM (
               SELECT asset_code, count(*) AS n FROM transactions WHERE asset_code IS NOT NULL GROUP BY asset_code
               UNION ALL
               SELECT e.asset_code, count(DISTINCT e.transaction_id) AS n
                 FROM transactions t JOIN ledger_entries e ON e.transaction_id = t.id
-               WHERE t.type = 'TRANSACTION'
+               WHERE t.asset_code IS NULL
                GROUP BY e.asset_code
             ) per_kind
             GROUP BY asset_code

@@ -20,6 +20,8 @@ const TransactionRow = Schema.Struct({
   description: Schema.NullOr(Schema.String),
   metadata: Metadata,
   createdBy: Schema.NullOr(ApiKeyId),
+  reverses: Schema.NullOr(TransactionId),
+  reversedBy: Schema.Array(TransactionId),
   createdAt: Schema.DateFromSelf,
   entries: Schema.Array(Schema.Struct({ ...TransactionEntry.fields, legIndex: Schema.Int })),
   /** The newest of the user's entries in it: the page's order and cursor in a search by user. */
@@ -52,13 +54,17 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
 
     const micros = sql`(extract(epoch FROM t.created_at) * 1000000)::bigint`
 
+    /** Its reversals, through the partial index on reverses (an empty probe for most). */
+    const reversedBy = sql`
+      coalesce((SELECT json_agg(r.id ORDER BY r.created_at, r.id) FROM transactions r WHERE r.reverses = t.id), '[]'::json)`
+
     /** Its entries through the (transaction_id, leg_index, entry_type) unique index. */
     const byId = SqlSchema.findOne({
       Request: Schema.String,
       Result: TransactionRow,
       execute: (id) =>
         sql`
-          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.created_at AS "createdAt",
+          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
                  ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
             FROM transactions t
             JOIN ledger_entries e ON e.transaction_id = t.id
@@ -83,7 +89,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
     const whole = (picked: Statement.Fragment, order: Statement.Fragment) =>
       sql`
         WITH picked AS (${picked})
-        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.created_at AS "createdAt",
+        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
                ${entriesJson} AS entries, p.position, ${micros} AS micros
           FROM picked p
           JOIN transactions t ON t.id = p.transaction_id

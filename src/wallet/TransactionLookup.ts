@@ -27,6 +27,8 @@ const detailOf = (row: TransactionRow) =>
     description: row.description,
     metadata: row.metadata,
     createdBy: row.createdBy,
+    reverses: row.reverses,
+    reversedBy: row.reversedBy,
     createdAt: row.createdAt
   })
 

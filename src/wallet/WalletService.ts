@@ -11,13 +11,16 @@ import { AllBalances, AssetBalance } from "../domain/Balance.ts"
 import { HistoryItem, HistoryLimitDefault, HistoryPage, type HistoryQuery } from "../domain/History.ts"
 import { Health, ServiceUnavailable } from "../domain/Http.ts"
 import { type IdempotencyKey, IdempotencyKeyConflict, IdempotencyKeyMissing } from "../domain/Idempotency.ts"
-import { Receipt, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
+import { TransactionNotFound } from "../domain/Lookup.ts"
+import { AlreadyReversed, NotReversible, ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
+import { DebtLimit, Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
 import { MultiLegReceipt, type MultiLegRequest, TransferReceipt, type TransferRequest } from "../domain/Transfer.ts"
 import { type NewUser, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import {
   type AnyReceipt,
   type BulkWriteItem,
   multiLegCommand,
+  reversalCommand,
   transferCommand,
   writeCommand,
   WriteResult
@@ -27,7 +30,7 @@ import { walletWrites } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
 
 /** The metric's type label: a v1 write's type, TRANSFER or TRANSACTION. */
-type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION"
+type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION" | "REVERSAL"
 
 const countWrite = (type: WriteLabel, outcome: string) =>
   Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
@@ -64,6 +67,20 @@ const expecting = <R extends AnyReceipt>(is: (receipt: AnyReceipt) => receipt is
 const isReceipt = (receipt: AnyReceipt): receipt is Receipt => receipt instanceof Receipt
 const isTransferReceipt = (receipt: AnyReceipt): receipt is TransferReceipt => receipt instanceof TransferReceipt
 const isMultiLegReceipt = (receipt: AnyReceipt): receipt is MultiLegReceipt => receipt instanceof MultiLegReceipt
+const isReversalReceipt = (receipt: AnyReceipt): receipt is ReversalReceipt => receipt instanceof ReversalReceipt
+
+/**
+ * The refusals only a reversal can meet: any other command meeting one would be a bug, so each
+ * endpoint keeps its own error type.
+ */
+const reversalRefusalsDie = <A, E, R>(write: Effect.Effect<A, E | DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed, R>) =>
+  write.pipe(
+    Effect.catchIf(
+      (e): e is DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed =>
+        e instanceof DebtLimit || e instanceof TransactionNotFound || e instanceof NotReversible || e instanceof AlreadyReversed,
+      Effect.die
+    )
+  )
 
 const counted = (type: WriteLabel) => <A extends WriteResult, E extends { readonly code: string }, R>(write: Effect.Effect<A, E, R>) =>
   Effect.tapBoth(write, {
@@ -87,6 +104,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
         return yield* committer.submit(writeCommand(type, request, key, requestId, createdBy)).pipe(
           Effect.flatMap(expecting(isReceipt)),
+          reversalRefusalsDie,
           // Both sides of a v1 write are different users by construction.
           Effect.catchTag("SameWallet", Effect.die)
         )
@@ -101,7 +119,8 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     ) {
       const key = yield* resolveKey(request.idempotencyKey, headerKey)
       return yield* committer.submit(transferCommand(request, key, requestId, createdBy)).pipe(
-        Effect.flatMap(expecting(isTransferReceipt))
+        Effect.flatMap(expecting(isTransferReceipt)),
+        reversalRefusalsDie
       )
     }, (transfer) => counted("TRANSFER")(transfer))
 
@@ -118,10 +137,30 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       if (!Arr.isNonEmptyReadonlyArray(legs)) return yield* Effect.dieMessage("A multi-leg transaction without legs")
       return yield* committer.submit(multiLegCommand(legs, request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isMultiLegReceipt)),
+        reversalRefusalsDie,
         // The treasury may be a side of a multi-leg transaction: no leg is refused for it.
         Effect.catchTag("SystemAccount", Effect.die)
       )
     }, (transact) => counted("TRANSACTION")(transact))
+
+    /**
+     * A reversal of an earlier transaction, through the committer like every write: its
+     * wallets are the original's, so no user or asset can be unknown, and it moves money back
+     * between the parties the original had, whoever they are.
+     */
+    const reverse = Effect.fn("WalletService.reverse")(function*(
+      transactionId: TransactionId,
+      request: ReversalRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      return yield* committer.submit(reversalCommand(transactionId, request, key, requestId, createdBy)).pipe(
+        Effect.flatMap(expecting(isReversalReceipt)),
+        Effect.catchTags({ UserNotFound: Effect.die, AssetNotFound: Effect.die, SameWallet: Effect.die, SystemAccount: Effect.die })
+      )
+    }, (reverse) => counted("REVERSAL")(reverse))
 
     /**
      * A bulk request: every item independent, under its own key, each outcome its own and in
@@ -223,6 +262,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       spend: write("SPEND"),
       transfer,
       transact,
+      reverse,
       bulk,
       balance,
       history,

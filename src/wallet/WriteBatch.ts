@@ -7,8 +7,18 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { type AssetCode, AssetNotFound } from "../domain/Asset.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
+import { TransactionNotFound } from "../domain/Lookup.ts"
+import { Amount } from "../domain/Money.ts"
 import { BalanceSheet, type PostedBalances, type Posting } from "../domain/Posting.ts"
-import { BalanceLimit, InsufficientFunds, Receipt, TransactionId } from "../domain/Transaction.ts"
+import { AlreadyReversed, NotReversible, ReversalReceipt, ReversibleTypes } from "../domain/Reversal.ts"
+import {
+  BalanceLimit,
+  DebtLimit,
+  InsufficientFunds,
+  type PostingRejection,
+  Receipt,
+  TransactionId
+} from "../domain/Transaction.ts"
 import { MultiLegReceipt, PostedLeg, TransferReceipt } from "../domain/Transfer.ts"
 import { SameWallet, SystemAccount, TreasuryUserId, type UserId, UserNotFound } from "../domain/User.ts"
 import {
@@ -16,12 +26,19 @@ import {
   type Command,
   type IdempotencyRecord,
   type Leg,
+  type ReversalCommand,
   type StoredOutcome,
   type WriteCommand,
   type WriteRefusal,
   WriteResult
 } from "../domain/Write.ts"
-import { type AccountRow, type KeyRecord, LedgerRepository, type TransactionRow } from "../ledger/LedgerRepository.ts"
+import {
+  type AccountRow,
+  type KeyRecord,
+  LedgerRepository,
+  type OriginalLegRow,
+  type TransactionRow
+} from "../ledger/LedgerRepository.ts"
 import { retryOnConflict } from "./TransactionRetry.ts"
 
 export type WriteExit = Exit.Exit<WriteResult, WriteRefusal>
@@ -29,7 +46,16 @@ export type WriteExit = Exit.Exit<WriteResult, WriteRefusal>
 const encodeReceipt = Schema.encodeSync(Receipt)
 const encodeTransferReceipt = Schema.encodeSync(TransferReceipt)
 const encodeMultiLegReceipt = Schema.encodeSync(MultiLegReceipt)
-const encodeRefusal = Schema.encodeSync(Schema.Union(InsufficientFunds, BalanceLimit))
+const encodeReversalReceipt = Schema.encodeSync(ReversalReceipt)
+const encodeRefusal = Schema.encodeSync(Schema.Union(InsufficientFunds, BalanceLimit, DebtLimit, AlreadyReversed))
+
+/** The stored outcome of each refusal final for its request. */
+const storedOutcomeOf = {
+  InsufficientFunds: "INSUFFICIENT_FUNDS",
+  BalanceLimit: "BALANCE_LIMIT",
+  DebtLimit: "DEBT_LIMIT",
+  AlreadyReversed: "ALREADY_REVERSED"
+} as const satisfies Record<string, StoredOutcome>
 
 const accountKey = (userId: number, assetCode: string) => `${userId}\u0000${assetCode}`
 
@@ -42,6 +68,9 @@ const accountsOf = (command: Command): ReadonlyArray<{ readonly userId: UserId; 
       return legAccounts(command.leg)
     case "MultiLeg":
       return command.legs.flatMap(legAccounts)
+    case "Reversal":
+      // The original's wallets, read with it.
+      return []
   }
 }
 
@@ -51,6 +80,52 @@ const legAccounts = (leg: Leg) => [
 ]
 
 type Accounts = ReadonlyMap<string, AccountRow>
+
+/** The legs of each transaction a command of the batch reverses, by id. */
+type Originals = ReadonlyMap<string, Arr.NonEmptyReadonlyArray<OriginalLegRow>>
+
+/**
+ * The original's legs mirrored, each from its receiver back to its sender, or why it cannot be
+ * reversed. The amount of a partial reversal is set when the batch knows what is left of it.
+ */
+const reversalPostings = (
+  command: ReversalCommand,
+  originals: Originals
+): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+  const legs = originals.get(command.transactionId)
+  if (legs === undefined) return Either.left(TransactionNotFound.of(command.transactionId))
+  const original = legs[0]
+  if (!ReversibleTypes.has(original.type)) {
+    return Either.left(NotReversible.of(command.transactionId, `A ${original.type} transaction is not reversed`))
+  }
+  const multiLeg = original.transactionAmount === null
+  if (multiLeg && command.amount !== null) {
+    return Either.left(
+      NotReversible.of(command.transactionId, "Only a one-leg transaction is reversed in part: leave out amount to reverse it whole")
+    )
+  }
+  return Either.right(legs.map((leg) => ({
+    type: "REVERSAL" as const,
+    userId: leg.debitUserId,
+    assetCode: leg.assetCode,
+    amount: Amount.make(leg.amount),
+    description: command.description,
+    debitWalletId: leg.creditWalletId,
+    creditWalletId: leg.debitWalletId,
+    allowDebt: command.allowDebt,
+    ...(multiLeg ? { legIndex: leg.legIndex } : {})
+  })))
+}
+
+/**
+ * What is left of a transaction to reverse, in its own amount (a multi-leg one in units of
+ * itself: 1 until reversed), and what this reversal takes of it.
+ */
+const reversalShare = (command: ReversalCommand, original: OriginalLegRow, reversed: number) => {
+  const reversible = (original.transactionAmount ?? 1) - reversed
+  const amount = original.transactionAmount === null ? 1 : command.amount ?? reversible
+  return { reversible, amount }
+}
 
 /** The player's and the treasury's wallets for a v1 write, or why it cannot be posted. */
 const writePostings = (command: WriteCommand, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
@@ -112,7 +187,11 @@ const legPosting = (
 }
 
 /** What a command posts, leg by leg, or the first reason it cannot. */
-const postingsOf = (command: Command, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+const postingsOf = (
+  command: Command,
+  accounts: Accounts,
+  originals: Originals
+): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
   switch (command._tag) {
     case "Write":
       return writePostings(command, accounts)
@@ -125,6 +204,8 @@ const postingsOf = (command: Command, accounts: Accounts): Either.Either<Readonl
       return Either.all(command.legs.map((leg, legIndex) =>
         legPosting(leg, accounts, { type: "TRANSACTION", description: command.description, legIndex })
       ))
+    case "Reversal":
+      return reversalPostings(command, originals)
   }
 }
 
@@ -134,7 +215,8 @@ const applied = (
   postings: ReadonlyArray<Posting>,
   balances: ReadonlyArray<PostedBalances>,
   transactionId: TransactionId,
-  createdAt: Date
+  createdAt: Date,
+  originals: Originals
 ): { readonly row: TransactionRow; readonly receipt: AnyReceipt; readonly body: unknown } => {
   const legs = postings.map((posting, i) => ({
     assetCode: posting.assetCode,
@@ -147,6 +229,7 @@ const applied = (
   const common = { description: command.description, metadata: command.metadata }
   // Kept on the transaction, never in the receipt: who wrote it is the lookups' to show.
   const createdBy = command.createdBy
+  const reverses = null
   // Receipts are built from values the edge and the database have already checked: skip
   // re-validating them on every one of a batch's thousand receipts.
   switch (command._tag) {
@@ -161,7 +244,16 @@ const applied = (
         ...common,
         createdAt
       }, true)
-      const row = { id: transactionId, type: command.type, assetCode: command.assetCode, amount: command.amount, ...common, legs, createdBy }
+      const row = {
+        id: transactionId,
+        type: command.type,
+        assetCode: command.assetCode,
+        amount: command.amount,
+        ...common,
+        legs,
+        createdBy,
+        reverses
+      }
       return { row, receipt, body: encodeReceipt(receipt) }
     }
     case "Transfer": {
@@ -181,7 +273,8 @@ const applied = (
         amount: command.leg.amount,
         ...common,
         legs,
-        createdBy
+        createdBy,
+        reverses
       }
       return { row, receipt, body: encodeTransferReceipt(receipt) }
     }
@@ -196,8 +289,41 @@ const applied = (
         createdAt
       }, true)
       // Several assets and amounts: the transaction has none of its own, its legs carry them.
-      const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs, createdBy }
+      const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs, createdBy, reverses }
       return { row, receipt, body: encodeMultiLegReceipt(receipt) }
+    }
+    case "Reversal": {
+      const original = originals.get(command.transactionId)!
+      const receipt = new ReversalReceipt({
+        transactionId,
+        type: "REVERSAL",
+        reverses: command.transactionId,
+        legs: postings.map((posting, i) =>
+          new PostedLeg({
+            fromUserId: original[i]!.creditUserId,
+            toUserId: original[i]!.debitUserId,
+            assetCode: posting.assetCode,
+            amount: posting.amount,
+            fromBalance: legs[i]!.debitBalanceAfter,
+            toBalance: legs[i]!.creditBalanceAfter
+          }, true)
+        ),
+        ...common,
+        createdAt
+      }, true)
+      // A reversal of a one-leg transaction keeps its asset and the amount reversed, as its original.
+      const oneLeg = original[0].transactionAmount !== null
+      const row = {
+        id: transactionId,
+        type: "REVERSAL" as const,
+        assetCode: oneLeg ? postings[0]!.assetCode : null,
+        amount: oneLeg ? postings[0]!.amount : null,
+        ...common,
+        legs,
+        createdBy,
+        reverses: command.transactionId
+      }
+      return { row, receipt, body: encodeReversalReceipt(receipt) }
     }
   }
 }
@@ -233,12 +359,20 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
 
     // Only commands under a key this batch holds can post; the others replay.
     const posting = commands.filter((command) => claimed.has(command.idempotencyKey))
+    const reversing = Arr.dedupe(posting.flatMap((command) => command._tag === "Reversal" ? [command.transactionId] : []))
+    const originals = new Map<string, Arr.NonEmptyReadonlyArray<OriginalLegRow>>()
+    if (reversing.length > 0) {
+      for (const leg of yield* ledger.findOriginals(reversing)) {
+        const legs = originals.get(leg.transactionId)
+        originals.set(leg.transactionId, legs === undefined ? [leg] : [...legs, leg])
+      }
+    }
     const accounts = new Map<string, AccountRow>()
-    if (Arr.isNonEmptyReadonlyArray(posting)) {
-      const wanted = Arr.dedupeWith(
-        posting.flatMap(accountsOf),
-        (a, b) => a.userId === b.userId && a.assetCode === b.assetCode
-      )
+    const wanted = Arr.dedupeWith(
+      posting.flatMap(accountsOf),
+      (a, b) => a.userId === b.userId && a.assetCode === b.assetCode
+    )
+    if (wanted.length > 0) {
       let rows = yield* ledger.findAccounts(wanted)
       const unopened = Arr.dedupeWith(
         rows.flatMap((row) =>
@@ -260,13 +394,15 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
       for (const row of rows) accounts.set(accountKey(row.userId, row.assetCode), row)
     }
 
-    const postingsByCommand = new Map(posting.map((c) => [c, postingsOf(c, accounts)]))
+    const postingsByCommand = new Map(posting.map((c) => [c, postingsOf(c, accounts, originals)]))
     const walletIds = Arr.dedupe(
       Array.from(postingsByCommand.values()).flatMap((p) =>
         Either.isRight(p) ? p.right.flatMap((leg) => [leg.debitWalletId, leg.creditWalletId]) : []
       )
     ).sort((a, b) => a - b)
     const locked = walletIds.length === 0 ? [] : yield* ledger.lockWallets(walletIds)
+    // Read under the wallets' locks, which every reversal of the same transaction takes too.
+    const reversed = new Map(reversing.length === 0 ? [] : yield* ledger.reversedAmounts(reversing))
 
     // Decide every command in order. A key's record, once written by a command of this
     // batch, answers the later commands under the same key.
@@ -280,20 +416,33 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
       const postings = postingsByCommand.get(command)
       if (postings === undefined) throw new Error(`Key ${command.idempotencyKey} is neither claimed nor recorded`)
       if (Either.isLeft(postings)) return Exit.fail(postings.left)
-      const outcome = sheet.postAll(postings.right)
       const keep = (outcome: StoredOutcome, responseBody: unknown, transactionId: TransactionId | null) => {
         const record = { fingerprint: command.fingerprint, outcome, responseBody, requestId: command.requestId }
         records.set(command.idempotencyKey, record)
         written.push({ key: command.idempotencyKey, ...record, transactionId })
       }
-      if (Either.isLeft(outcome)) {
-        const rejection = outcome.left
-        keep(rejection._tag === "InsufficientFunds" ? "INSUFFICIENT_FUNDS" : "BALANCE_LIMIT", encodeRefusal(rejection), null)
+      const refuse = (rejection: PostingRejection | AlreadyReversed) => {
+        keep(storedOutcomeOf[rejection._tag], encodeRefusal(rejection), null)
         return Exit.fail(rejection)
+      }
+      let legs = postings.right
+      let reversing = 0
+      if (command._tag === "Reversal") {
+        // What is left to reverse changes with each reversal of the batch, in order.
+        const original = originals.get(command.transactionId)![0]
+        const { amount, reversible } = reversalShare(command, original, reversed.get(command.transactionId) ?? 0)
+        if (reversible === 0 || amount > reversible) return refuse(AlreadyReversed.of(command.transactionId, reversible, amount))
+        if (original.transactionAmount !== null) legs = legs.map((leg) => ({ ...leg, amount: Amount.make(amount) }))
+        reversing = amount
+      }
+      const outcome = sheet.postAll(legs)
+      if (Either.isLeft(outcome)) return refuse(outcome.left)
+      if (command._tag === "Reversal") {
+        reversed.set(command.transactionId, (reversed.get(command.transactionId) ?? 0) + reversing)
       }
       const transactionId = TransactionId.make(randomUUID(), true)
       // Claimed keys exist whenever a command posts, and they carry the transaction's time.
-      const { body, receipt, row } = applied(command, postings.right, outcome.right, transactionId, createdAt!)
+      const { body, receipt, row } = applied(command, legs, outcome.right, transactionId, createdAt!, originals)
       transactions.push(row)
       keep("APPLIED", body, transactionId)
       return Exit.succeed(WriteResult.Applied({ receipt }))

@@ -90,6 +90,14 @@ const table: Record<string, Row> = {
       return { method: "GET", path: `/api/transactions/${written.body.transactionId}` }
     }
   },
+  "transactions.reverse": {
+    scope: "write",
+    status: 201,
+    call: async () => {
+      const written = await postJson(service, "/api/wallets/bonus", { userId: 2, assetCode: "DIAMONDS", amount: 1, idempotencyKey: uniqueKey("auth") })
+      return { method: "POST", path: `/api/transactions/${written.body.transactionId}/reversal`, body: { idempotencyKey: uniqueKey("auth") } }
+    }
+  },
   "transactions.search": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/transactions?userId=2" }) },
   "assets.list": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/assets" }) },
   "assets.create": {
@@ -237,6 +245,7 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "GET /api/wallets/{userId}/balance": "read",
     "GET /api/wallets/{userId}/transactions": "read",
     "POST /api/transactions": "write",
+    "POST /api/transactions/{transactionId}/reversal": "write",
     "POST /api/users": "write",
     "GET /api/transactions/{transactionId}": "read",
     "GET /api/transactions": "read",

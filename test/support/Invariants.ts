@@ -15,8 +15,10 @@ export const ledgerViolations = Effect.gen(function*() {
       FROM wallets w LEFT JOIN ledger_entries e ON e.wallet_id = w.id
      GROUP BY w.id
     HAVING w.balance <> coalesce(sum(CASE e.entry_type WHEN 'CREDIT' THEN e.amount ELSE -e.amount END), 0)`
-  const negativeUserWallets = yield* sql<{ id: number; balance: number }>`
-    SELECT id, balance FROM wallets WHERE owner_kind = 'USER' AND balance < 0`
+  /** A player's floor is minus its asset's max_debt (0 unless the asset allows debt). */
+  const userWalletsBelowFloor = yield* sql<{ id: number; balance: number }>`
+    SELECT w.id, w.balance FROM wallets w JOIN assets a ON a.code = w.asset_code
+     WHERE w.owner_kind = 'USER' AND w.balance < -a.max_debt`
   /** A transaction of one asset is one leg of its asset and amount; a multi-leg one has legs. */
   const badTransactions = yield* sql<{ id: string; entries: number }>`
     SELECT t.id, count(e.id)::int AS entries
@@ -41,13 +43,13 @@ export const ledgerViolations = Effect.gen(function*() {
     SELECT w.id FROM wallets w
       JOIN LATERAL (SELECT balance_after FROM ledger_entries e WHERE e.wallet_id = w.id ORDER BY e.id DESC LIMIT 1) last ON TRUE
      WHERE last.balance_after <> w.balance`
-  return { unbalancedAssets, walletsOffLedger, negativeUserWallets, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
+  return { unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
 })
 
 export const noViolations = {
   unbalancedAssets: [],
   walletsOffLedger: [],
-  negativeUserWallets: [],
+  userWalletsBelowFloor: [],
   badTransactions: [],
   badLegs: [],
   unbalancedTransactions: [],
