@@ -6,6 +6,7 @@ import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
+import { HoldRepository } from "./ledger/HoldRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
@@ -13,6 +14,7 @@ import { SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
+import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
@@ -20,13 +22,15 @@ import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
- * Committer and WalletService; beside them the API keys with their in-memory table, the
+ * Committer, WalletService and Holds (with the expiry worker), sharing one committer; beside them the API keys with their in-memory table, the
  * lookups, assets, reconciliation and the pruning of old idempotency records. The committer is
  * built after the pool, so on shutdown it commits and answers what is queued before the pool
  * closes. It needs an AdminKeyFile: where a first admin key is written, if anywhere.
  */
 export const WalletLive = Layer.mergeAll(
-  WalletService.Default.pipe(Layer.provide(Committer.Default)),
+  Layer.merge(WalletService.Default, Holds.Default.pipe(Layer.provide(HoldRepository.Default))).pipe(
+    Layer.provide(Committer.Default)
+  ),
   ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default)),
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),

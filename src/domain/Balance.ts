@@ -10,13 +10,19 @@ export const BalanceQuery = Schema.Struct({
   })
 })
 
+/** What active holds keep of a player's asset, apart from the spendable balance. */
+const Held = Schema.Int.pipe(Schema.nonNegative()).annotations({
+  description: "What the player's active holds keep in escrow; not part of balance, which is what the player can spend"
+})
+
 export class AssetBalance extends Schema.Class<AssetBalance>("AssetBalance")({
   userId: UserId,
   assetCode: AssetCode,
-  balance: Balance
+  balance: Balance,
+  held: Held
 }) {}
 
 export class AllBalances extends Schema.Class<AllBalances>("AllBalances")({
   userId: UserId,
-  balances: Schema.Array(Schema.Struct({ assetCode: AssetCode, balance: Balance }))
+  balances: Schema.Array(Schema.Struct({ assetCode: AssetCode, balance: Balance, held: Held }))
 }) {}

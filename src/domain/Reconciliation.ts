@@ -19,7 +19,9 @@ export class AssetReconciliation extends Schema.Class<AssetReconciliation>("Asse
   mismatchedWalletCount: Schema.Number,
   mismatchedWallets: Schema.Array(MismatchedWallet).annotations({
     description: `Wallets whose balance is not their entries' net, by id, at most ${MismatchedWalletsListed}`
-  })
+  }),
+  held: Schema.Number.annotations({ description: "What active holds keep of the asset" }),
+  escrowBalance: Schema.Number.annotations({ description: "The escrow's balance of the asset: equal to held when reconciled" })
 }) {}
 
 export class Reconciliation extends Schema.Class<Reconciliation>("Reconciliation")({
@@ -28,6 +30,6 @@ export class Reconciliation extends Schema.Class<Reconciliation>("Reconciliation
   assets: Schema.Array(AssetReconciliation)
 }) {}
 
-/** The ledger's two global rules, on the figures of one asset. */
+/** The ledger's two global rules, and the escrow holding exactly what is held, on the figures of one asset. */
 export const isReconciled = (asset: AssetReconciliation): boolean =>
-  asset.sumOfBalances === 0 && asset.mismatchedWalletCount === 0
+  asset.sumOfBalances === 0 && asset.mismatchedWalletCount === 0 && asset.held === asset.escrowBalance

@@ -14,9 +14,21 @@ export type TransactionId = typeof TransactionId.Type
 /**
  * GENESIS is an opening balance written by the seed; the API writes the others: TRANSFER moves
  * one asset between two players, TRANSACTION is a multi-leg transaction, REVERSAL mirrors the
- * legs of an earlier transaction.
+ * legs of an earlier transaction. HOLD moves a player's amount into escrow; CAPTURE pays it (or
+ * part of it) out, the rest back; RELEASE returns it all (a void or an expiry).
  */
-export const TransactionType = Schema.Literal("GENESIS", "TOPUP", "BONUS", "SPEND", "TRANSFER", "TRANSACTION", "REVERSAL")
+export const TransactionType = Schema.Literal(
+  "GENESIS",
+  "TOPUP",
+  "BONUS",
+  "SPEND",
+  "TRANSFER",
+  "TRANSACTION",
+  "REVERSAL",
+  "HOLD",
+  "CAPTURE",
+  "RELEASE"
+)
 export type TransactionType = typeof TransactionType.Type
 
 /** The transactions a client can ask for. */

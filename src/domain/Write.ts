@@ -8,6 +8,17 @@ import { type AssetCode, AssetNotFound } from "./Asset.ts"
 import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
 import type { Amount } from "./Money.ts"
+import {
+  CaptureExceedsHold,
+  type CaptureRequest,
+  type HoldId,
+  HoldNotActive,
+  HoldNotFound,
+  type HoldReceipt,
+  type HoldRequest,
+  type SettlementReceipt,
+  type VoidRequest
+} from "./Hold.ts"
 import { TransactionNotFound } from "./Lookup.ts"
 import { AlreadyReversed, NotReversible, type ReversalReceipt, type ReversalRequest } from "./Reversal.ts"
 import {
@@ -85,8 +96,58 @@ export interface ReversalCommand extends CommandBase {
   readonly allowDebt: boolean
 }
 
+/** A new hold: the amount moves from the player to the escrow until the hold is settled. */
+export interface HoldCommand extends CommandBase {
+  readonly _tag: "Hold"
+  /** Chosen before the commit, so that the receipt can name it; a replay answers the first one's. */
+  readonly holdId: HoldId
+  readonly userId: UserId
+  readonly assetCode: AssetCode
+  readonly amount: Amount
+  readonly expiresInSeconds: number
+}
+
+/** A capture of an active hold: all of it or part, to the treasury or another user. */
+export interface CaptureCommand extends CommandBase {
+  readonly _tag: "Capture"
+  readonly holdId: HoldId
+  /** Null: the whole hold. */
+  readonly amount: Amount | null
+  /** Null: the treasury. */
+  readonly toUserId: UserId | null
+}
+
+/** A void of an active hold: all of it back to the player. */
+export interface VoidCommand extends CommandBase {
+  readonly _tag: "Void"
+  readonly holdId: HoldId
+}
+
+/** Every command a client sends, each under its idempotency key. */
+export type KeyedCommand =
+  | WriteCommand
+  | TransferCommand
+  | MultiLegCommand
+  | ReversalCommand
+  | HoldCommand
+  | CaptureCommand
+  | VoidCommand
+
+/**
+ * The release of a hold past its expiry, sent by the service itself. It has no idempotency key:
+ * the hold's row, locked by the batch, says whether it is still to be released, so two processes
+ * expiring one hold release it once, and no client key can stand in its way.
+ */
+export interface ExpireCommand {
+  readonly _tag: "Expire"
+  readonly holdId: HoldId
+  readonly description: null
+  readonly metadata: Metadata
+  readonly createdBy: null
+}
+
 /** Everything the committer takes: each command is one transaction, or none. */
-export type Command = WriteCommand | TransferCommand | MultiLegCommand | ReversalCommand
+export type Command = KeyedCommand | ExpireCommand
 
 const fingerprintOf = (fields: Array<unknown>, metadata: Metadata) => {
   // Without metadata the fingerprint is what it was before metadata existed, so a retry that
@@ -198,12 +259,94 @@ export const reversalCommand = (
   }
 }
 
+export const holdCommand = (
+  holdId: HoldId,
+  request: Omit<HoldRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
+): HoldCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  return {
+    _tag: "Hold",
+    holdId,
+    userId: request.userId,
+    assetCode: request.assetCode,
+    amount: request.amount,
+    expiresInSeconds: request.expiresInSeconds,
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    createdBy,
+    fingerprint: fingerprintOf(
+      ["HOLD", request.userId, request.assetCode, request.amount, request.expiresInSeconds, description],
+      metadata
+    )
+  }
+}
+
+export const captureCommand = (
+  holdId: HoldId,
+  request: Omit<CaptureRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
+): CaptureCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  const amount = request.amount ?? null
+  const toUserId = request.toUserId ?? null
+  return {
+    _tag: "Capture",
+    holdId,
+    amount,
+    toUserId,
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    createdBy,
+    fingerprint: fingerprintOf(["CAPTURE", holdId, amount, toUserId, description], metadata)
+  }
+}
+
+export const voidCommand = (
+  holdId: HoldId,
+  request: Omit<VoidRequest, "idempotencyKey">,
+  idempotencyKey: IdempotencyKey,
+  requestId: string | null = null,
+  createdBy: ApiKeyId | null = null
+): VoidCommand => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
+  return {
+    _tag: "Void",
+    holdId,
+    description,
+    metadata,
+    idempotencyKey,
+    requestId,
+    createdBy,
+    fingerprint: fingerprintOf(["VOID", holdId, description], metadata)
+  }
+}
+
+export const expireCommand = (holdId: HoldId): ExpireCommand => ({
+  _tag: "Expire",
+  holdId,
+  description: null,
+  metadata: {},
+  createdBy: null
+})
+
 /**
  * The outcomes final for a request, and so stored under its key with their body: the write
  * applied, or it was refused by a money rule. Anything else (an unknown user, a schema
  * failure, a database outage) frees the key for a corrected retry.
  */
-export const StoredOutcome = Schema.Literal("APPLIED", "INSUFFICIENT_FUNDS", "BALANCE_LIMIT", "DEBT_LIMIT", "ALREADY_REVERSED")
+export const StoredOutcome = Schema.Literal("APPLIED", "INSUFFICIENT_FUNDS", "BALANCE_LIMIT", "DEBT_LIMIT", "ALREADY_REVERSED", "HOLD_NOT_ACTIVE")
 export type StoredOutcome = typeof StoredOutcome.Type
 
 /** The stored record of a key that was already used. */
@@ -216,7 +359,7 @@ export interface IdempotencyRecord {
 }
 
 /** What an applied command returns: its endpoint's receipt. */
-export type AnyReceipt = Receipt | TransferReceipt | MultiLegReceipt | ReversalReceipt
+export type AnyReceipt = Receipt | TransferReceipt | MultiLegReceipt | ReversalReceipt | HoldReceipt | SettlementReceipt
 
 export interface Applied<R> {
   readonly _tag: "Applied"
@@ -255,6 +398,9 @@ export type WriteRefusal =
   | TransactionNotFound
   | NotReversible
   | AlreadyReversed
+  | HoldNotFound
+  | HoldNotActive
+  | CaptureExceedsHold
 
 export const WriteRefusal = Schema.Union(
   IdempotencyKeyReused,
@@ -267,7 +413,10 @@ export const WriteRefusal = Schema.Union(
   DebtLimit,
   TransactionNotFound,
   NotReversible,
-  AlreadyReversed
+  AlreadyReversed,
+  HoldNotFound,
+  HoldNotActive,
+  CaptureExceedsHold
 )
 
 /** The write queue is full: the client should retry later (Retry-After), with the same key. */

@@ -17,6 +17,20 @@ import {
   ValidationError
 } from "../domain/Http.ts"
 import {
+  CaptureExceedsHold,
+  CaptureRequest,
+  Hold,
+  HoldNotActive,
+  HoldNotFound,
+  HoldPath,
+  HoldReceipt,
+  HoldRequest,
+  HoldSecondsDefault,
+  HoldSecondsMax,
+  SettlementReceipt,
+  VoidRequest
+} from "../domain/Hold.ts"
+import {
   IdempotencyHeaders,
   IdempotencyKeyConflict,
   IdempotencyKeyMissing,
@@ -295,6 +309,89 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
   )
 {}
 
+const holdWrite = "Idempotent as every write (body idempotencyKey or Idempotency-Key header; a replay returns the first " +
+  "response with Idempotent-Replayed: true)."
+
+export class HoldsApi extends HttpApiGroup.make("holds")
+  .add(
+    HttpApiEndpoint.post("create", "/holds")
+      .setPayload(HoldRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(HoldReceipt, { status: 201 })
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(UserNotFound)
+      .addError(AssetNotFound)
+      .addError(SystemAccount)
+      .addError(InsufficientFunds)
+      .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
+      .annotate(OpenApi.Summary, "Hold part of a player's balance until it is captured, voided or expires")
+      .annotate(
+        OpenApi.Description,
+        `The amount leaves the spendable balance at once (409 INSUFFICIENT_FUNDS otherwise) into escrow, a HOLD ` +
+          `transaction. expiresInSeconds: 1 to ${HoldSecondsMax} (default ${HoldSecondsDefault}); within 5 seconds of ` +
+          `expiresAt the service releases the hold itself (status EXPIRED, a RELEASE transaction). ${holdWrite}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("capture", "/holds/:holdId/capture")
+      .setPath(HoldPath)
+      .setPayload(CaptureRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(SettlementReceipt, { status: 201 })
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(HoldNotFound)
+      .addError(HoldNotActive)
+      .addError(CaptureExceedsHold)
+      .addError(UserNotFound)
+      .addError(SystemAccount)
+      .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
+      .annotate(OpenApi.Summary, "Capture a hold: the amount (default all) to toUserId (default the treasury), the rest back")
+      .annotate(
+        OpenApi.Description,
+        "A CAPTURE transaction: leg 0 pays the captured amount to its receiver, leg 1 (if any) the rest back to the " +
+          "player. 409 HOLD_NOT_ACTIVE once the hold is settled or past expiresAt (stored under the key); 422 " +
+          `CAPTURE_EXCEEDS_HOLD for more than it holds. ${holdWrite}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("void", "/holds/:holdId/void")
+      .setPath(HoldPath)
+      .setPayload(VoidRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(SettlementReceipt)
+      .addError(IdempotencyKeyMissing)
+      .addError(IdempotencyKeyConflict)
+      .addError(IdempotencyKeyReused)
+      .addError(HoldNotFound)
+      .addError(HoldNotActive)
+      .addError(BalanceLimit)
+      .middleware(WriteAccess)
+      .annotate(OpenApi.Override, requiredScope("write"))
+      .annotate(OpenApi.Summary, "Void a hold: all of it returns to the player")
+      .annotate(
+        OpenApi.Description,
+        `A RELEASE transaction. 409 HOLD_NOT_ACTIVE once the hold is settled or past expiresAt. ${holdWrite}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/holds/:holdId")
+      .setPath(HoldPath)
+      .addSuccess(Hold)
+      .addError(HoldNotFound)
+      .middleware(ReadAccess)
+      .annotate(OpenApi.Override, requiredScope("read"))
+      .annotate(OpenApi.Summary, "A hold as it stands")
+  )
+{}
+
 export class AssetsApi extends HttpApiGroup.make("assets")
   .add(
     HttpApiEndpoint.get("list", "/assets")
@@ -415,6 +512,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
   .add(TransactionsApi)
+  .add(HoldsApi)
   .add(AssetsApi)
   .add(ReconciliationApi)
   .add(HealthApi)

@@ -7,6 +7,7 @@ import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { AuthLive } from "./AuthHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { HoldsHttpLive } from "./HoldsHttp.ts"
 import { KeysHttpLive } from "./KeysHttp.ts"
 import { MetricsHttpLive } from "./MetricsHttp.ts"
 import { ReconciliationHttpLive } from "./ReconciliationHttp.ts"
@@ -25,6 +26,7 @@ export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
     WalletsHttpLive,
     UsersHttpLive,
     TransactionsHttpLive,
+    HoldsHttpLive,
     AssetsHttpLive,
     ReconciliationHttpLive,
     HealthHttpLive,

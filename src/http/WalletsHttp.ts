@@ -8,6 +8,7 @@ import * as Schema from "effect/Schema"
 import { AssetNotFound } from "../domain/Asset.ts"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
 import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
+import { CaptureExceedsHold, HoldNotActive, HoldNotFound, HoldReceipt, SettlementReceipt } from "../domain/Hold.ts"
 import { TransactionNotFound } from "../domain/Lookup.ts"
 import { AlreadyReversed, NotReversible, ReversalReceipt } from "../domain/Reversal.ts"
 import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
@@ -32,11 +33,16 @@ const ItemError = Schema.Union(
   TransactionNotFound,
   NotReversible,
   AlreadyReversed,
+  HoldNotFound,
+  HoldNotActive,
+  CaptureExceedsHold,
   ServiceUnavailable
 )
 const encodeItemError = Schema.encodeSync(ItemError)
 // Bulk items are v1 writes, answered with a Receipt; the union keeps the encoding total.
-const encodeReceipt = Schema.encodeSync(Schema.Union(Receipt, TransferReceipt, MultiLegReceipt, ReversalReceipt))
+const encodeReceipt = Schema.encodeSync(
+  Schema.Union(Receipt, TransferReceipt, MultiLegReceipt, ReversalReceipt, HoldReceipt, SettlementReceipt)
+)
 const itemErrorStatus = Object.fromEntries(
   ItemError.members.map((member) => [member.identifier, HttpApiSchema.getStatusError(member)])
 )

@@ -1,6 +1,7 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import { HoldNotActive } from "../domain/Hold.ts"
 import { AlreadyReversed } from "../domain/Reversal.ts"
 import { BalanceLimit, DebtLimit, InsufficientFunds } from "../domain/Transaction.ts"
 import type { AnyReceipt, StoredOutcome, WriteResult } from "../domain/Write.ts"
@@ -13,7 +14,8 @@ export const storedStatus: Record<StoredOutcome, number> = {
   INSUFFICIENT_FUNDS: HttpApiSchema.getStatusError(InsufficientFunds),
   BALANCE_LIMIT: HttpApiSchema.getStatusError(BalanceLimit),
   DEBT_LIMIT: HttpApiSchema.getStatusError(DebtLimit),
-  ALREADY_REVERSED: HttpApiSchema.getStatusError(AlreadyReversed)
+  ALREADY_REVERSED: HttpApiSchema.getStatusError(AlreadyReversed),
+  HOLD_NOT_ACTIVE: HttpApiSchema.getStatusError(HoldNotActive)
 }
 
 /**
@@ -21,13 +23,21 @@ export const storedStatus: Record<StoredOutcome, number> = {
  * body named its request: the first request's id goes back in, where withRequestId put it.
  */
 export const respond = <R extends AnyReceipt>(result: WriteResult<R>): R | HttpServerResponse.HttpServerResponse =>
+  respondWith(storedStatus.APPLIED)(result)
+
+/** As respond, for an endpoint whose success is not 201 (a void answers 200), replays included. */
+export const respondWith = (appliedStatus: number) =>
+<R extends AnyReceipt>(result: WriteResult<R>): R | HttpServerResponse.HttpServerResponse =>
   result._tag === "Applied"
     ? result.receipt
     : HttpServerResponse.unsafeJson(
       result.outcome !== "APPLIED" && result.requestId !== null && typeof result.body === "object"
         ? { ...result.body, requestId: result.requestId }
         : result.body,
-      { status: storedStatus[result.outcome], headers: { "idempotent-replayed": "true" } }
+      {
+        status: result.outcome === "APPLIED" ? appliedStatus : storedStatus[result.outcome],
+        headers: { "idempotent-replayed": "true" }
+      }
     )
 
 /**

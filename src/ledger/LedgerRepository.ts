@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
 import { AssetCode } from "../domain/Asset.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
+import { HoldId, HoldStatus } from "../domain/Hold.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
@@ -19,9 +20,29 @@ const AccountRow = Schema.Struct({
   userKind: Schema.NullOr(UserKind),
   assetExists: Schema.Boolean,
   walletId: Schema.NullOr(WalletId),
-  treasuryWalletId: Schema.NullOr(WalletId)
+  treasuryWalletId: Schema.NullOr(WalletId),
+  /** The escrow that holds every hold's amount, and its wallet of the asset. */
+  escrowUserId: Schema.NullOr(UserId),
+  escrowWalletId: Schema.NullOr(WalletId)
 })
 export type AccountRow = typeof AccountRow.Type
+
+/** A hold as the batch sees it, locked; with the escrow's user id, the payer of its settlement. */
+const HoldRow = Schema.Struct({
+  id: HoldId,
+  userId: UserId,
+  assetCode: AssetCode,
+  amount: Schema.Number,
+  capturedAmount: Schema.Number,
+  status: HoldStatus,
+  expiresAt: Schema.DateFromSelf,
+  createdAt: Schema.DateFromSelf,
+  holdTransactionId: TransactionId,
+  settlementTransactionId: Schema.NullOr(TransactionId),
+  settledAt: Schema.NullOr(Schema.DateFromSelf),
+  escrowUserId: UserId
+})
+export type HoldRow = typeof HoldRow.Type
 
 const WalletRow = Schema.Struct({
   id: WalletId,
@@ -96,6 +117,9 @@ export interface KeyRecord {
 
 /** Everything one batch writes, in one statement. */
 export interface BatchWrites {
+  /** Holds opened by the batch, and holds it settled (as they stand after it). */
+  readonly newHolds: ReadonlyArray<HoldRow>
+  readonly settled: ReadonlyArray<HoldRow>
   readonly transactions: ReadonlyArray<TransactionRow>
   readonly balances: ReadonlyMap<WalletId, number>
   readonly records: ReadonlyArray<KeyRecord>
@@ -110,7 +134,7 @@ const HistoryRow = Schema.Struct({
 })
 export type HistoryRow = typeof HistoryRow.Type
 
-const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Schema.Number })
+const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Schema.Number, held: Schema.Number })
 
 /**
  * The only module that speaks SQL. Infrastructure failures become defects here, so the
@@ -164,13 +188,15 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         execute: (accounts) =>
           sql`
             SELECT r.user_id, r.asset_code, u.kind AS user_kind, a.code IS NOT NULL AS asset_exists,
-                   w.id AS wallet_id, t.id AS treasury_wallet_id
+                   w.id AS wallet_id, t.id AS treasury_wallet_id, e.id AS escrow_user_id, ew.id AS escrow_wallet_id
               FROM unnest(${accounts.map((a) => a.userId)}::bigint[], ${accounts.map((a) => a.assetCode)}::varchar[])
                    AS r (user_id, asset_code)
               LEFT JOIN users u ON u.id = r.user_id
               LEFT JOIN assets a ON a.code = r.asset_code
               LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
-              LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code`
+              LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code
+              LEFT JOIN users e ON lower(e.username) = 'escrow' AND e.kind = 'SYSTEM'
+              LEFT JOIN wallets ew ON ew.user_id = e.id AND ew.asset_code = a.code`
       })(accounts)
 
     /**
@@ -194,6 +220,25 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       execute: (ids) =>
         sql`SELECT id, user_id, owner_kind, balance, max_debt FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`
     })
+
+    /**
+     * The holds a batch settles, locked in ascending id order (before any wallet, by every
+     * batch): a capture, a void and an expiry of one hold queue on its row, and each sees the
+     * row as the one before it left it.
+     */
+    const lockHolds = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: HoldRow,
+      execute: (ids) =>
+        sql`
+          SELECT h.id, h.user_id, h.asset_code, h.amount, h.captured_amount, h.status, h.expires_at, h.created_at,
+                 h.hold_transaction_id, h.settlement_transaction_id, h.settled_at,
+                 (SELECT e.id FROM users e WHERE lower(e.username) = 'escrow' AND e.kind = 'SYSTEM') AS escrow_user_id
+            FROM holds h WHERE h.id = ANY(${ids}::uuid[]) ORDER BY h.id FOR UPDATE OF h`
+    })
+
+    /** The database transaction's start time, which every row a batch writes carries. */
+    const transactionTime = sql<{ now: Date }>`SELECT now()`.pipe(Effect.map((rows) => rows[0]!.now))
 
     /**
      * The legs of transactions to reverse, each with its DEBIT and CREDIT wallets, in leg
@@ -250,6 +295,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         balanceAfter: txs.flatMap((t) => t.legs.flatMap((leg) => [leg.debitBalanceAfter, leg.creditBalanceAfter]))
       }
       const balances = Array.from(batch.balances)
+      const { newHolds, settled } = batch
       return sql<{ createdAt: Date }>`
         WITH inserted AS (
           INSERT INTO transactions (id, type, asset_code, amount, description, metadata, created_by, reverses)
@@ -283,6 +329,24 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
            WHERE idempotency_records.key = r.key
         ), freed AS (
           DELETE FROM idempotency_records WHERE key = ANY(${batch.freedKeys}::varchar[])
+        ), held AS (
+          INSERT INTO holds (id, user_id, asset_code, amount, status, expires_at, created_at, hold_transaction_id)
+          SELECT id, user_id, asset_code, amount, 'HELD', expires_at, created_at, hold_transaction_id
+            FROM unnest(${newHolds.map((h) => h.id)}::uuid[], ${newHolds.map((h) => h.userId)}::bigint[],
+                        ${newHolds.map((h) => h.assetCode)}::varchar[], ${newHolds.map((h) => h.amount)}::bigint[],
+                        ${newHolds.map((h) => h.expiresAt)}::timestamptz[], ${newHolds.map((h) => h.createdAt)}::timestamptz[],
+                        ${newHolds.map((h) => h.holdTransactionId)}::uuid[])
+                 AS h (id, user_id, asset_code, amount, expires_at, created_at, hold_transaction_id)
+        ), settled AS (
+          -- A batch never settles a hold it opens (a hold's id is known once its batch commits).
+          UPDATE holds
+             SET status = s.status, captured_amount = s.captured_amount,
+                 settlement_transaction_id = s.transaction_id, settled_at = s.settled_at
+            FROM unnest(${settled.map((h) => h.id)}::uuid[], ${settled.map((h) => h.status)}::varchar[],
+                        ${settled.map((h) => h.capturedAmount)}::bigint[], ${settled.map((h) => h.settlementTransactionId)}::uuid[],
+                        ${settled.map((h) => h.settledAt)}::timestamptz[])
+                 AS s (id, status, captured_amount, transaction_id, settled_at)
+           WHERE holds.id = s.id
         )
         SELECT 1`.pipe(Effect.asVoid)
     }
@@ -306,7 +370,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         Result: BalanceRow,
         execute: () =>
           sql`
-            SELECT a.code AS asset_code, coalesce(w.balance, 0) AS balance
+            SELECT a.code AS asset_code, coalesce(w.balance, 0) AS balance,
+                   coalesce((SELECT sum(h.amount) FROM holds h
+                              WHERE h.user_id = u.id AND h.asset_code = a.code AND h.status = 'HELD'), 0)::bigint AS held
               FROM users u
               CROSS JOIN assets a
               LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
@@ -329,7 +395,10 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                    coalesce((SELECT e.balance_after FROM ledger_entries e
                               WHERE e.wallet_id = w.id AND e.created_at <= ${at}
                               ORDER BY e.created_at DESC, e.id DESC
-                              LIMIT 1), 0) AS balance
+                              LIMIT 1), 0) AS balance,
+                   coalesce((SELECT sum(h.amount) FROM holds h
+                              WHERE h.user_id = u.id AND h.asset_code = a.code AND h.created_at <= ${at}
+                                AND (h.settled_at IS NULL OR h.settled_at > ${at})), 0)::bigint AS held
               FROM users u
               CROSS JOIN assets a
               LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
@@ -421,6 +490,8 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       ) => Effect.orDie(openWallets(wallets)),
       lockWallets: (ids: ReadonlyArray<WalletId>) => Effect.orDie(lockWallets(ids)),
       findOriginals: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(findOriginals(ids)),
+      lockHolds: (ids: ReadonlyArray<HoldId>) => Effect.orDie(lockHolds(ids)),
+      transactionTime: Effect.orDie(transactionTime),
       reversedAmounts: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(reversedAmounts(ids)),
       writeBatch: (batch: BatchWrites) => Effect.orDie(writeBatch(batch)),
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>

@@ -13,6 +13,8 @@ const AssetFiguresRow = Schema.Struct({
   transactions: Schema.Number,
   mismatchedWalletCount: Schema.Number,
   mismatchedWallets: Schema.Array(MismatchedWallet),
+  held: Schema.Number,
+  escrowBalance: Schema.Number,
   checkedAt: Schema.DateFromSelf
 })
 export type AssetFiguresRow = typeof AssetFiguresRow.Type
@@ -53,6 +55,11 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
                GROUP BY e.asset_code
             ) per_kind
             GROUP BY asset_code
+          ), held AS (
+            SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code
+          ), escrow AS (
+            SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
+             WHERE lower(u.username) = 'escrow' AND u.kind = 'SYSTEM'
           )
           SELECT a.code AS "assetCode",
                  coalesce(sum(c.balance), 0)::float8 AS "sumOfBalances",
@@ -62,10 +69,14 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
                  coalesce(to_json((array_agg(json_build_object('walletId', c.id, 'balance', c.balance, 'entriesNet', c.net)
                                              ORDER BY c.id) FILTER (WHERE c.balance <> c.net))[1:${MismatchedWalletsListed}]),
                           '[]'::json) AS "mismatchedWallets",
+                 coalesce(max(h.held), 0)::float8 AS "held",
+                 coalesce(max(x.balance), 0)::float8 AS "escrowBalance",
                  now() AS "checkedAt"
             FROM assets a
             LEFT JOIN checked c ON c.asset_code = a.code
             LEFT JOIN counted t ON t.asset_code = a.code
+            LEFT JOIN held h ON h.asset_code = a.code
+            LEFT JOIN escrow x ON x.asset_code = a.code
            GROUP BY a.code
            ORDER BY a.code`
     })

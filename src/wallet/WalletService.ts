@@ -11,6 +11,7 @@ import { AllBalances, AssetBalance } from "../domain/Balance.ts"
 import { HistoryItem, HistoryLimitDefault, HistoryPage, type HistoryQuery } from "../domain/History.ts"
 import { Health, ServiceUnavailable } from "../domain/Http.ts"
 import { type IdempotencyKey, IdempotencyKeyConflict, IdempotencyKeyMissing } from "../domain/Idempotency.ts"
+import { CaptureExceedsHold, HoldNotActive, HoldNotFound } from "../domain/Hold.ts"
 import { TransactionNotFound } from "../domain/Lookup.ts"
 import { AlreadyReversed, NotReversible, ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
 import { DebtLimit, Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
@@ -30,7 +31,7 @@ import { walletWrites } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
 
 /** The metric's type label: a v1 write's type, TRANSFER or TRANSACTION. */
-type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION" | "REVERSAL"
+type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION" | "REVERSAL" | "HOLD" | "CAPTURE" | "VOID"
 
 const countWrite = (type: WriteLabel, outcome: string) =>
   Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
@@ -42,7 +43,7 @@ const countOutcome = (type: WriteLabel) => <E extends { readonly code: string }>
       Option.match(Cause.failureOption(cause), { onNone: () => countWrite(type, "defect"), onSome: (e) => countWrite(type, e.code) })
   })
 
-const resolveKey = (
+export const resolveKey = (
   bodyKey: IdempotencyKey | undefined,
   headerKey: IdempotencyKey | undefined
 ): Effect.Effect<IdempotencyKey, IdempotencyKeyMissing | IdempotencyKeyConflict> => {
@@ -57,7 +58,7 @@ const resolveKey = (
  * The committer answers each command with the receipt of its own kind; narrowing to it here
  * keeps each endpoint's success type exact. Any other receipt would be a bug.
  */
-const expecting = <R extends AnyReceipt>(is: (receipt: AnyReceipt) => receipt is R) =>
+export const expecting = <R extends AnyReceipt>(is: (receipt: AnyReceipt) => receipt is R) =>
 (result: WriteResult): Effect.Effect<WriteResult<R>> => {
   if (result._tag === "Replayed") return Effect.succeed(result)
   const receipt = result.receipt
@@ -69,20 +70,21 @@ const isTransferReceipt = (receipt: AnyReceipt): receipt is TransferReceipt => r
 const isMultiLegReceipt = (receipt: AnyReceipt): receipt is MultiLegReceipt => receipt instanceof MultiLegReceipt
 const isReversalReceipt = (receipt: AnyReceipt): receipt is ReversalReceipt => receipt instanceof ReversalReceipt
 
-/**
- * The refusals only a reversal can meet: any other command meeting one would be a bug, so each
- * endpoint keeps its own error type.
- */
-const reversalRefusalsDie = <A, E, R>(write: Effect.Effect<A, E | DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed, R>) =>
-  write.pipe(
-    Effect.catchIf(
-      (e): e is DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed =>
-        e instanceof DebtLimit || e instanceof TransactionNotFound || e instanceof NotReversible || e instanceof AlreadyReversed,
-      Effect.die
-    )
-  )
+/** The refusals only a reversal or a hold's command can meet. */
+type ForeignRefusal = DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed | HoldNotFound | HoldNotActive | CaptureExceedsHold
 
-const counted = (type: WriteLabel) => <A extends WriteResult, E extends { readonly code: string }, R>(write: Effect.Effect<A, E, R>) =>
+const isForeignRefusal = (e: unknown): e is ForeignRefusal =>
+  e instanceof DebtLimit || e instanceof TransactionNotFound || e instanceof NotReversible || e instanceof AlreadyReversed ||
+  e instanceof HoldNotFound || e instanceof HoldNotActive || e instanceof CaptureExceedsHold
+
+/**
+ * Any other command meeting a reversal's or a hold's refusal would be a bug: dying on them
+ * keeps each endpoint's own error type.
+ */
+export const foreignRefusalsDie = <A, E, R>(write: Effect.Effect<A, E | ForeignRefusal, R>) =>
+  write.pipe(Effect.catchIf(isForeignRefusal, Effect.die))
+
+export const counted = (type: WriteLabel) => <A extends WriteResult, E extends { readonly code: string }, R>(write: Effect.Effect<A, E, R>) =>
   Effect.tapBoth(write, {
     onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
     onFailure: (error) => countWrite(type, error.code)
@@ -104,7 +106,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         const key = yield* resolveKey(request.idempotencyKey, headerKey)
         return yield* committer.submit(writeCommand(type, request, key, requestId, createdBy)).pipe(
           Effect.flatMap(expecting(isReceipt)),
-          reversalRefusalsDie,
+          foreignRefusalsDie,
           // Both sides of a v1 write are different users by construction.
           Effect.catchTag("SameWallet", Effect.die)
         )
@@ -120,7 +122,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       const key = yield* resolveKey(request.idempotencyKey, headerKey)
       return yield* committer.submit(transferCommand(request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isTransferReceipt)),
-        reversalRefusalsDie
+        foreignRefusalsDie
       )
     }, (transfer) => counted("TRANSFER")(transfer))
 
@@ -137,7 +139,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       if (!Arr.isNonEmptyReadonlyArray(legs)) return yield* Effect.dieMessage("A multi-leg transaction without legs")
       return yield* committer.submit(multiLegCommand(legs, request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isMultiLegReceipt)),
-        reversalRefusalsDie,
+        foreignRefusalsDie,
         // The treasury may be a side of a multi-leg transaction: no leg is refused for it.
         Effect.catchTag("SystemAccount", Effect.die)
       )
@@ -158,7 +160,15 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       const key = yield* resolveKey(request.idempotencyKey, headerKey)
       return yield* committer.submit(reversalCommand(transactionId, request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isReversalReceipt)),
-        Effect.catchTags({ UserNotFound: Effect.die, AssetNotFound: Effect.die, SameWallet: Effect.die, SystemAccount: Effect.die })
+        Effect.catchTags({
+          UserNotFound: Effect.die,
+          AssetNotFound: Effect.die,
+          SameWallet: Effect.die,
+          SystemAccount: Effect.die,
+          HoldNotFound: Effect.die,
+          HoldNotActive: Effect.die,
+          CaptureExceedsHold: Effect.die
+        })
       )
     }, (reverse) => counted("REVERSAL")(reverse))
 
@@ -200,11 +210,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       const rows = yield* (at === undefined ? ledger.balances(userId, assetCode) : ledger.balancesAt(userId, assetCode, at))
       if (rows.length === 0) yield* explainEmpty(userId, assetCode)
       if (assetCode !== undefined) {
-        return new AssetBalance({ userId, assetCode, balance: rows[0]?.balance ?? 0 })
+        return new AssetBalance({ userId, assetCode, balance: rows[0]?.balance ?? 0, held: rows[0]?.held ?? 0 })
       }
       return new AllBalances({
         userId,
-        balances: rows.map((row) => ({ assetCode: row.assetCode, balance: row.balance }))
+        balances: rows.map((row) => ({ assetCode: row.assetCode, balance: row.balance, held: row.held }))
       })
     })
 

@@ -6,7 +6,17 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { type AssetCode, AssetNotFound } from "../domain/Asset.ts"
-import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
+import { type IdempotencyKey, IdempotencyKeyReused } from "../domain/Idempotency.ts"
+import {
+  CaptureExceedsHold,
+  Hold,
+  HoldNotActive,
+  HoldNotFound,
+  HoldReceipt,
+  type HoldStatus,
+  isActive,
+  SettlementReceipt
+} from "../domain/Hold.ts"
 import { TransactionNotFound } from "../domain/Lookup.ts"
 import { Amount } from "../domain/Money.ts"
 import { BalanceSheet, type PostedBalances, type Posting } from "../domain/Posting.ts"
@@ -25,8 +35,13 @@ import {
   type AnyReceipt,
   type Command,
   type IdempotencyRecord,
+  type CaptureCommand,
+  type ExpireCommand,
+  type HoldCommand,
+  type KeyedCommand,
   type Leg,
   type ReversalCommand,
+  type VoidCommand,
   type StoredOutcome,
   type WriteCommand,
   type WriteRefusal,
@@ -34,6 +49,7 @@ import {
 } from "../domain/Write.ts"
 import {
   type AccountRow,
+  type HoldRow,
   type KeyRecord,
   LedgerRepository,
   type OriginalLegRow,
@@ -47,10 +63,13 @@ const encodeReceipt = Schema.encodeSync(Receipt)
 const encodeTransferReceipt = Schema.encodeSync(TransferReceipt)
 const encodeMultiLegReceipt = Schema.encodeSync(MultiLegReceipt)
 const encodeReversalReceipt = Schema.encodeSync(ReversalReceipt)
-const encodeRefusal = Schema.encodeSync(Schema.Union(InsufficientFunds, BalanceLimit, DebtLimit, AlreadyReversed))
+const encodeRefusal = Schema.encodeSync(Schema.Union(InsufficientFunds, BalanceLimit, DebtLimit, AlreadyReversed, HoldNotActive))
+const encodeHoldReceipt = Schema.encodeSync(HoldReceipt)
+const encodeSettlementReceipt = Schema.encodeSync(SettlementReceipt)
 
 /** The stored outcome of each refusal final for its request. */
 const storedOutcomeOf = {
+  HoldNotActive: "HOLD_NOT_ACTIVE",
   InsufficientFunds: "INSUFFICIENT_FUNDS",
   BalanceLimit: "BALANCE_LIMIT",
   DebtLimit: "DEBT_LIMIT",
@@ -59,9 +78,27 @@ const storedOutcomeOf = {
 
 const accountKey = (userId: number, assetCode: string) => `${userId}\u0000${assetCode}`
 
+/** The holds a batch settles, locked, as each command of it leaves them. */
+type Holds = Map<string, HoldRow>
+
 /** Every (user, asset) a command names: the wallets it may post to. */
-const accountsOf = (command: Command): ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }> => {
+const accountsOf = (command: Command, holds: Holds): ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }> => {
   switch (command._tag) {
+    case "Hold":
+      return [{ userId: command.userId, assetCode: command.assetCode }]
+    case "Capture": {
+      const hold = holds.get(command.holdId)
+      if (hold === undefined) return []
+      return [
+        { userId: hold.userId, assetCode: hold.assetCode },
+        { userId: command.toUserId ?? TreasuryUserId, assetCode: hold.assetCode }
+      ]
+    }
+    case "Void":
+    case "Expire": {
+      const hold = holds.get(command.holdId)
+      return hold === undefined ? [] : [{ userId: hold.userId, assetCode: hold.assetCode }]
+    }
     case "Write":
       return [{ userId: command.userId, assetCode: command.assetCode }]
     case "Transfer":
@@ -186,13 +223,91 @@ const legPosting = (
   })
 }
 
+/** The player's and the escrow's wallets of an asset, opened for every hold command's account. */
+const escrowSides = (account: AccountRow) => {
+  if (account.walletId === null || account.escrowWalletId === null) {
+    throw new Error(`Wallets of user ${account.userId} and the escrow for ${account.assetCode} were not opened`)
+  }
+  return { player: account.walletId, escrow: account.escrowWalletId }
+}
+
+/** A new hold: from the player to the escrow, or why it cannot be posted (as a spend's). */
+const holdPostings = (command: HoldCommand, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+  const account = accounts.get(accountKey(command.userId, command.assetCode))
+  if (account === undefined || account.userKind === null) return Either.left(UserNotFound.of(command.userId))
+  if (!account.assetExists) return Either.left(AssetNotFound.of(command.assetCode))
+  if (account.userKind === "SYSTEM") return Either.left(SystemAccount.of(command.userId))
+  const { escrow, player } = escrowSides(account)
+  return Either.right([{
+    type: "HOLD" as const,
+    userId: command.userId,
+    assetCode: command.assetCode,
+    amount: command.amount,
+    description: command.description,
+    debitWalletId: player,
+    creditWalletId: escrow
+  }])
+}
+
+/**
+ * What settling a hold posts: a capture pays the captured part to its receiver (leg 0) and the
+ * rest back to the player (leg 1, when there is a rest); a void or an expiry pays it all back.
+ * Whether the hold is still active is decided in order with the batch's other commands.
+ */
+const settlementPostings = (
+  command: CaptureCommand | VoidCommand | ExpireCommand,
+  accounts: Accounts,
+  holds: Holds
+): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
+  const hold = holds.get(command.holdId)
+  if (hold === undefined) return Either.left(HoldNotFound.of(command.holdId))
+  const account = accounts.get(accountKey(hold.userId, hold.assetCode))!
+  const { escrow, player } = escrowSides(account)
+  const back = (amount: number, legIndex?: number): Posting => ({
+    type: command._tag === "Capture" ? "CAPTURE" : "RELEASE",
+    userId: hold.userId,
+    assetCode: hold.assetCode,
+    amount: Amount.make(amount),
+    description: command.description,
+    debitWalletId: escrow,
+    creditWalletId: player,
+    ...(legIndex === undefined ? {} : { legIndex })
+  })
+  if (command._tag !== "Capture") return Either.right([back(hold.amount)])
+  const toUserId = command.toUserId ?? TreasuryUserId
+  const to = accounts.get(accountKey(toUserId, hold.assetCode))
+  if (to === undefined || to.userKind === null) return Either.left(UserNotFound.of(toUserId))
+  if (toUserId === account.escrowUserId) return Either.left(SystemAccount.of(toUserId))
+  const captured = command.amount ?? hold.amount
+  if (captured > hold.amount) return Either.left(CaptureExceedsHold.of(command.holdId, captured, hold.amount))
+  if (to.walletId === null) throw new Error(`Wallet of user ${toUserId} for ${hold.assetCode} was not opened`)
+  const capture: Posting = {
+    type: "CAPTURE",
+    userId: toUserId,
+    assetCode: hold.assetCode,
+    amount: Amount.make(captured),
+    description: command.description,
+    debitWalletId: escrow,
+    creditWalletId: to.walletId,
+    legIndex: 0
+  }
+  return Either.right(captured < hold.amount ? [capture, back(hold.amount - captured, 1)] : [capture])
+}
+
 /** What a command posts, leg by leg, or the first reason it cannot. */
 const postingsOf = (
   command: Command,
   accounts: Accounts,
-  originals: Originals
+  originals: Originals,
+  holds: Holds
 ): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
   switch (command._tag) {
+    case "Hold":
+      return holdPostings(command, accounts)
+    case "Capture":
+    case "Void":
+    case "Expire":
+      return settlementPostings(command, accounts, holds)
     case "Write":
       return writePostings(command, accounts)
     case "Transfer":
@@ -216,7 +331,8 @@ const applied = (
   balances: ReadonlyArray<PostedBalances>,
   transactionId: TransactionId,
   createdAt: Date,
-  originals: Originals
+  originals: Originals,
+  holds: Holds
 ): { readonly row: TransactionRow; readonly receipt: AnyReceipt; readonly body: unknown } => {
   const legs = postings.map((posting, i) => ({
     assetCode: posting.assetCode,
@@ -292,6 +408,56 @@ const applied = (
       const row = { id: transactionId, type: "TRANSACTION" as const, assetCode: null, amount: null, ...common, legs, createdBy, reverses }
       return { row, receipt, body: encodeMultiLegReceipt(receipt) }
     }
+    case "Hold": {
+      const hold = holds.get(command.holdId)!
+      const receipt = new HoldReceipt({ ...holdOf(hold), balance: legs[0]!.debitBalanceAfter, ...common }, true)
+      const row = {
+        id: transactionId,
+        type: "HOLD" as const,
+        assetCode: command.assetCode,
+        amount: command.amount,
+        ...common,
+        legs,
+        createdBy,
+        reverses
+      }
+      return { row, receipt, body: encodeHoldReceipt(receipt) }
+    }
+    case "Capture":
+    case "Void":
+    case "Expire": {
+      const hold = holds.get(command.holdId)!
+      const type = command._tag === "Capture" ? "CAPTURE" as const : "RELEASE" as const
+      const receipt = new SettlementReceipt({
+        hold: holdOf(hold),
+        transactionId,
+        type,
+        legs: postings.map((posting, i) =>
+          new PostedLeg({
+            fromUserId: hold.escrowUserId,
+            toUserId: posting.userId,
+            assetCode: posting.assetCode,
+            amount: posting.amount,
+            fromBalance: legs[i]!.debitBalanceAfter,
+            toBalance: legs[i]!.creditBalanceAfter
+          }, true)
+        ),
+        ...common,
+        createdAt
+      }, true)
+      // A release returns the hold's amount; a capture may be two legs, with no amount of its own.
+      const row = {
+        id: transactionId,
+        type,
+        assetCode: type === "RELEASE" ? hold.assetCode : null,
+        amount: type === "RELEASE" ? hold.amount : null,
+        ...common,
+        legs,
+        createdBy,
+        reverses
+      }
+      return { row, receipt, body: encodeSettlementReceipt(receipt) }
+    }
     case "Reversal": {
       const original = originals.get(command.transactionId)!
       const receipt = new ReversalReceipt({
@@ -328,7 +494,23 @@ const applied = (
   }
 }
 
-const replayOf = (command: Command, record: IdempotencyRecord): WriteExit =>
+/** A hold as its row stands. */
+const holdOf = (row: HoldRow) =>
+  new Hold({
+    holdId: row.id,
+    status: row.status,
+    userId: row.userId,
+    assetCode: row.assetCode,
+    amount: Amount.make(row.amount),
+    capturedAmount: row.capturedAmount,
+    expiresAt: row.expiresAt,
+    createdAt: row.createdAt,
+    transactionId: row.holdTransactionId,
+    settlementTransactionId: row.settlementTransactionId,
+    settledAt: row.settledAt
+  }, true)
+
+const replayOf = (command: KeyedCommand, record: IdempotencyRecord): WriteExit =>
   record.fingerprint === command.fingerprint
     ? Exit.succeed(WriteResult.Replayed({ outcome: record.outcome, body: record.responseBody, requestId: record.requestId }))
     : Exit.fail(IdempotencyKeyReused.of(command.idempotencyKey))
@@ -347,18 +529,21 @@ const replayOf = (command: Command, record: IdempotencyRecord): WriteExit =>
 export const commitBatch = Effect.fn("WriteBatch.commit")(
   function*(commands: Arr.NonEmptyReadonlyArray<Command>) {
     const ledger = yield* LedgerRepository
-    const firstByKey = new Map<string, Command>()
+    const firstByKey = new Map<string, KeyedCommand>()
     for (const command of commands) {
-      if (!firstByKey.has(command.idempotencyKey)) firstByKey.set(command.idempotencyKey, command)
+      if (command._tag !== "Expire" && !firstByKey.has(command.idempotencyKey)) firstByKey.set(command.idempotencyKey, command)
     }
     const claims = Array.from(firstByKey.values(), (c) => ({ key: c.idempotencyKey, fingerprint: c.fingerprint }))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    const { createdAt, keys: claimed } = yield* ledger.claimKeys(claims)
+    const claimedKeys = claims.length === 0 ? { createdAt: undefined, keys: new Set<IdempotencyKey>() } : yield* ledger.claimKeys(claims)
+    const claimed = claimedKeys.keys
+    // A batch of expiries only claims no key: it reads its transaction's time on its own.
+    const createdAt = claimedKeys.createdAt ?? (yield* ledger.transactionTime)
     const usedKeys = claims.filter((claim) => !claimed.has(claim.key)).map((claim) => claim.key)
     const stored = usedKeys.length === 0 ? new Map<string, IdempotencyRecord>() : yield* ledger.storedRecords(usedKeys)
 
-    // Only commands under a key this batch holds can post; the others replay.
-    const posting = commands.filter((command) => claimed.has(command.idempotencyKey))
+    // Only commands under a key this batch holds can post; the others replay. Expiries have none.
+    const posting = commands.filter((command) => command._tag === "Expire" || claimed.has(command.idempotencyKey))
     const reversing = Arr.dedupe(posting.flatMap((command) => command._tag === "Reversal" ? [command.transactionId] : []))
     const originals = new Map<string, Arr.NonEmptyReadonlyArray<OriginalLegRow>>()
     if (reversing.length > 0) {
@@ -367,9 +552,22 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         originals.set(leg.transactionId, legs === undefined ? [leg] : [...legs, leg])
       }
     }
+    // Holds are locked before wallets, in ascending id order, by every batch: a capture and a
+    // void of one hold in two processes queue on its row, and the second sees it settled.
+    const settling = Arr.dedupe(
+      posting.flatMap((command) => command._tag === "Capture" || command._tag === "Void" || command._tag === "Expire" ? [command.holdId] : [])
+    ).sort()
+    const holds: Holds = new Map((settling.length === 0 ? [] : yield* ledger.lockHolds(settling)).map((row) => [row.id, row]))
+    const escrowAssets = new Set(
+      posting.flatMap((command) =>
+        command._tag === "Hold" || command._tag === "Capture" || command._tag === "Void" || command._tag === "Expire"
+          ? accountsOf(command, holds).map((account) => account.assetCode)
+          : []
+      )
+    )
     const accounts = new Map<string, AccountRow>()
     const wanted = Arr.dedupeWith(
-      posting.flatMap(accountsOf),
+      posting.flatMap((command) => accountsOf(command, holds)),
       (a, b) => a.userId === b.userId && a.assetCode === b.assetCode
     )
     if (wanted.length > 0) {
@@ -381,6 +579,9 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
               ...(row.walletId === null ? [{ userId: row.userId, ownerKind: row.userKind, assetCode: row.assetCode }] : []),
               ...(row.treasuryWalletId === null
                 ? [{ userId: TreasuryUserId, ownerKind: "SYSTEM" as const, assetCode: row.assetCode }]
+                : []),
+              ...(row.escrowWalletId === null && row.escrowUserId !== null && escrowAssets.has(row.assetCode)
+                ? [{ userId: row.escrowUserId, ownerKind: "SYSTEM" as const, assetCode: row.assetCode }]
                 : [])
             ]
             : []
@@ -394,7 +595,7 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
       for (const row of rows) accounts.set(accountKey(row.userId, row.assetCode), row)
     }
 
-    const postingsByCommand = new Map(posting.map((c) => [c, postingsOf(c, accounts, originals)]))
+    const postingsByCommand = new Map(posting.map((c) => [c, postingsOf(c, accounts, originals, holds)]))
     const walletIds = Arr.dedupe(
       Array.from(postingsByCommand.values()).flatMap((p) =>
         Either.isRight(p) ? p.right.flatMap((leg) => [leg.debitWalletId, leg.creditWalletId]) : []
@@ -410,18 +611,24 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
     const records = new Map<string, IdempotencyRecord>(stored)
     const written: Array<KeyRecord> = []
     const transactions: Array<TransactionRow> = []
+    const newHolds: Array<HoldRow> = []
+    const settled: Array<HoldRow> = []
     const decided = commands.map((command): WriteExit => {
-      const record = records.get(command.idempotencyKey)
-      if (record !== undefined) return replayOf(command, record)
+      if (command._tag !== "Expire") {
+        const record = records.get(command.idempotencyKey)
+        if (record !== undefined) return replayOf(command, record)
+      }
       const postings = postingsByCommand.get(command)
-      if (postings === undefined) throw new Error(`Key ${command.idempotencyKey} is neither claimed nor recorded`)
+      if (postings === undefined) throw new Error(`A command is neither claimed nor recorded`)
       if (Either.isLeft(postings)) return Exit.fail(postings.left)
       const keep = (outcome: StoredOutcome, responseBody: unknown, transactionId: TransactionId | null) => {
+        // An expiry has no key, and nothing to keep.
+        if (command._tag === "Expire") return
         const record = { fingerprint: command.fingerprint, outcome, responseBody, requestId: command.requestId }
         records.set(command.idempotencyKey, record)
         written.push({ key: command.idempotencyKey, ...record, transactionId })
       }
-      const refuse = (rejection: PostingRejection | AlreadyReversed) => {
+      const refuse = (rejection: PostingRejection | AlreadyReversed | HoldNotActive) => {
         keep(storedOutcomeOf[rejection._tag], encodeRefusal(rejection), null)
         return Exit.fail(rejection)
       }
@@ -435,20 +642,61 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
         if (original.transactionAmount !== null) legs = legs.map((leg) => ({ ...leg, amount: Amount.make(amount) }))
         reversing = amount
       }
+      if (command._tag === "Capture" || command._tag === "Void") {
+        const hold = holds.get(command.holdId)!
+        if (!isActive(hold, createdAt)) return refuse(HoldNotActive.of(hold.id, hold.status))
+      }
+      if (command._tag === "Expire") {
+        const hold = holds.get(command.holdId)!
+        // Settled already (by a capture, a void, or another process's expiry), or not yet due.
+        if (hold.status !== "HELD" || isActive(hold, createdAt)) return Exit.fail(HoldNotActive.of(hold.id, hold.status))
+      }
       const outcome = sheet.postAll(legs)
       if (Either.isLeft(outcome)) return refuse(outcome.left)
       if (command._tag === "Reversal") {
         reversed.set(command.transactionId, (reversed.get(command.transactionId) ?? 0) + reversing)
       }
       const transactionId = TransactionId.make(randomUUID(), true)
-      // Claimed keys exist whenever a command posts, and they carry the transaction's time.
-      const { body, receipt, row } = applied(command, legs, outcome.right, transactionId, createdAt!, originals)
+      switch (command._tag) {
+        case "Hold": {
+          const account = accounts.get(accountKey(command.userId, command.assetCode))!
+          const hold: HoldRow = {
+            id: command.holdId,
+            userId: command.userId,
+            assetCode: command.assetCode,
+            amount: command.amount,
+            capturedAmount: 0,
+            status: "HELD",
+            expiresAt: new Date(createdAt.getTime() + command.expiresInSeconds * 1000),
+            createdAt,
+            holdTransactionId: transactionId,
+            settlementTransactionId: null,
+            settledAt: null,
+            escrowUserId: account.escrowUserId!
+          }
+          holds.set(hold.id, hold)
+          newHolds.push(hold)
+          break
+        }
+        case "Capture":
+        case "Void":
+        case "Expire": {
+          const hold = holds.get(command.holdId)!
+          const captured = command._tag === "Capture" ? legs[0]!.amount : 0
+          const status: HoldStatus = command._tag === "Capture" ? "CAPTURED" : command._tag === "Void" ? "VOIDED" : "EXPIRED"
+          const after: HoldRow = { ...hold, status, capturedAmount: captured, settlementTransactionId: transactionId, settledAt: createdAt }
+          holds.set(hold.id, after)
+          settled.push(after)
+          break
+        }
+      }
+      const { body, receipt, row } = applied(command, legs, outcome.right, transactionId, createdAt, originals, holds)
       transactions.push(row)
       keep("APPLIED", body, transactionId)
       return Exit.succeed(WriteResult.Applied({ receipt }))
     })
     const freedKeys = Array.from(claimed).filter((key) => !written.some((record) => record.key === key))
-    yield* ledger.writeBatch({ transactions, balances: sheet.balances(), records: written, freedKeys })
+    yield* ledger.writeBatch({ transactions, balances: sheet.balances(), records: written, freedKeys, newHolds, settled })
     return decided
   },
   (batch, commands) =>

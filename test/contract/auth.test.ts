@@ -43,6 +43,13 @@ const write = (path: string, amount = 1) => async (): Promise<Call> => ({
   body: { userId: 2, assetCode: "GOLD_COINS", amount, idempotencyKey: uniqueKey("auth") }
 })
 
+/** A fresh hold of one gold coin of user 2, made with the test admin key. */
+const newHold = async () => {
+  const held = await postJson(service, "/api/holds", { userId: 2, assetCode: "GOLD_COINS", amount: 1, idempotencyKey: uniqueKey("auth") })
+  expect(held.status).toBe(201)
+  return held.body.holdId as string
+}
+
 const table: Record<string, Row> = {
   "wallets.topup": { scope: "write", status: 201, call: write("/api/wallets/topup") },
   "wallets.bonus": { scope: "write", status: 201, call: write("/api/wallets/bonus") },
@@ -99,6 +106,26 @@ const table: Record<string, Row> = {
     }
   },
   "transactions.search": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/transactions?userId=2" }) },
+  "holds.create": {
+    scope: "write",
+    status: 201,
+    call: async () => ({
+      method: "POST",
+      path: "/api/holds",
+      body: { userId: 2, assetCode: "GOLD_COINS", amount: 1, idempotencyKey: uniqueKey("auth") }
+    })
+  },
+  "holds.capture": {
+    scope: "write",
+    status: 201,
+    call: async () => ({ method: "POST", path: `/api/holds/${await newHold()}/capture`, body: { idempotencyKey: uniqueKey("auth") } })
+  },
+  "holds.void": {
+    scope: "write",
+    status: 200,
+    call: async () => ({ method: "POST", path: `/api/holds/${await newHold()}/void`, body: { idempotencyKey: uniqueKey("auth") } })
+  },
+  "holds.get": { scope: "read", status: 200, call: async () => ({ method: "GET", path: `/api/holds/${await newHold()}` }) },
   "assets.list": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/assets" }) },
   "assets.create": {
     scope: "admin",
@@ -246,6 +273,10 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "GET /api/wallets/{userId}/transactions": "read",
     "POST /api/transactions": "write",
     "POST /api/transactions/{transactionId}/reversal": "write",
+    "POST /api/holds": "write",
+    "POST /api/holds/{holdId}/capture": "write",
+    "POST /api/holds/{holdId}/void": "write",
+    "GET /api/holds/{holdId}": "read",
     "POST /api/users": "write",
     "GET /api/transactions/{transactionId}": "read",
     "GET /api/transactions": "read",

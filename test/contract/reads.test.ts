@@ -28,9 +28,9 @@ describe("balances", () => {
     expect(all.body).toEqual({
       userId: 3,
       balances: [
-        { assetCode: "DIAMONDS", balance: 20 },
-        { assetCode: "GOLD_COINS", balance: 500 },
-        { assetCode: "LOYALTY_POINTS", balance: 100 }
+        { assetCode: "DIAMONDS", balance: 20, held: 0 },
+        { assetCode: "GOLD_COINS", balance: 500, held: 0 },
+        { assetCode: "LOYALTY_POINTS", balance: 100, held: 0 }
       ]
     })
   })
@@ -38,7 +38,7 @@ describe("balances", () => {
   test("an asset the user has no wallet for reads as 0", async () => {
     await service.run(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO assets (code, name) VALUES ('RUBIES', 'Rubies')`))
     const rubies = await getJson(service, "/api/wallets/2/balance?assetCode=RUBIES")
-    expect(rubies.body).toEqual({ userId: 2, assetCode: "RUBIES", balance: 0 })
+    expect(rubies.body).toEqual({ userId: 2, assetCode: "RUBIES", balance: 0, held: 0 })
     // The first write opens the wallets it needs.
     const topup = await postJson(service, "/api/wallets/topup", { userId: 2, assetCode: "RUBIES", amount: 4, idempotencyKey: uniqueKey() })
     expect(topup.status).toBe(201)
@@ -81,14 +81,14 @@ describe("balances at a time", () => {
       expect(response.status).toBe(200)
       return response.body
     }
-    expect(await at(beforeAll, "GOLD_COINS")).toEqual({ userId: user.userId, assetCode: "GOLD_COINS", balance: 0 })
+    expect(await at(beforeAll, "GOLD_COINS")).toEqual({ userId: user.userId, assetCode: "GOLD_COINS", balance: 0, held: 0 })
     expect(await at(afterTopup, "GOLD_COINS")).toMatchObject({ balance: 100 })
     expect(await at(afterBonus, "GOLD_COINS")).toMatchObject({ balance: 100 })
     expect(await at(afterSpend, "GOLD_COINS")).toMatchObject({ balance: 70 })
     const all = await at(afterBonus)
-    expect((all.balances as Array<{ assetCode: string; balance: number }>).filter((b) => b.balance !== 0)).toEqual([
-      { assetCode: "DIAMONDS", balance: 7 },
-      { assetCode: "GOLD_COINS", balance: 100 }
+    expect((all.balances as Array<{ assetCode: string; balance: number; held: number }>).filter((b) => b.balance !== 0)).toEqual([
+      { assetCode: "DIAMONDS", balance: 7, held: 0 },
+      { assetCode: "GOLD_COINS", balance: 100, held: 0 }
     ])
     const typed = await service.run(service.client.wallets.balance({
       path: { userId: user.userId },

@@ -43,10 +43,19 @@ export const ledgerViolations = Effect.gen(function*() {
     SELECT w.id FROM wallets w
       JOIN LATERAL (SELECT balance_after FROM ledger_entries e WHERE e.wallet_id = w.id ORDER BY e.id DESC LIMIT 1) last ON TRUE
      WHERE last.balance_after <> w.balance`
-  return { unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
+  /** The escrow's balance of each asset is what the active holds keep of it. */
+  const heldOffEscrow = yield* sql<{ assetCode: string; held: string; escrow: string }>`
+    SELECT a.code AS asset_code, coalesce(h.held, 0)::text AS held, coalesce(w.balance, 0)::text AS escrow
+      FROM assets a
+      LEFT JOIN (SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code) h ON h.asset_code = a.code
+      LEFT JOIN (SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
+                  WHERE u.username = 'escrow' AND u.kind = 'SYSTEM') w ON w.asset_code = a.code
+     WHERE coalesce(h.held, 0) <> coalesce(w.balance, 0)`
+  return { heldOffEscrow, unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
 })
 
 export const noViolations = {
+  heldOffEscrow: [],
   unbalancedAssets: [],
   walletsOffLedger: [],
   userWalletsBelowFloor: [],

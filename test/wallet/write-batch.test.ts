@@ -7,6 +7,7 @@ import { AssetCode } from "../../src/domain/Asset.ts"
 import { IdempotencyKey } from "../../src/domain/Idempotency.ts"
 import { Amount } from "../../src/domain/Money.ts"
 import type { WriteType } from "../../src/domain/Transaction.ts"
+import { SettlementReceipt } from "../../src/domain/Hold.ts"
 import { ReversalReceipt } from "../../src/domain/Reversal.ts"
 import { MultiLegReceipt, TransferReceipt } from "../../src/domain/Transfer.ts"
 import { UserId } from "../../src/domain/User.ts"
@@ -50,7 +51,7 @@ const summary = (exit: WriteExit) =>
       if (result._tag === "Replayed") return `replayed ${result.outcome}`
       const receipt = result.receipt
       if (receipt instanceof TransferReceipt) return `transferred ${receipt.fromBalance}/${receipt.toBalance}`
-      if (receipt instanceof MultiLegReceipt || receipt instanceof ReversalReceipt) return `legs ${receipt.legs.map((leg) => `${leg.fromBalance}/${leg.toBalance}`).join(" ")}`
+      if (receipt instanceof MultiLegReceipt || receipt instanceof ReversalReceipt || receipt instanceof SettlementReceipt) return `legs ${receipt.legs.map((leg) => `${leg.fromBalance}/${leg.toBalance}`).join(" ")}`
       return `applied ${receipt.balance}`
     },
     onFailure: (cause) => {

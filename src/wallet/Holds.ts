@@ -1,0 +1,160 @@
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { randomUUID } from "node:crypto"
+import type { ApiKeyId } from "../domain/ApiKey.ts"
+import {
+  type CaptureRequest,
+  Hold,
+  HoldId,
+  HoldNotFound,
+  HoldReceipt,
+  type HoldRequest,
+  SettlementReceipt,
+  type VoidRequest
+} from "../domain/Hold.ts"
+import type { IdempotencyKey } from "../domain/Idempotency.ts"
+import { Amount } from "../domain/Money.ts"
+import { type AnyReceipt, captureCommand, expireCommand, holdCommand, voidCommand } from "../domain/Write.ts"
+import { HoldRepository } from "../ledger/HoldRepository.ts"
+import { Committer } from "./Committer.ts"
+import { counted, expecting, foreignRefusalsDie, resolveKey } from "./WalletService.ts"
+
+export const HoldsConfig = Config.all({
+  // Holds are released within this (plus one batch) of their expiry; 5 s is the promise.
+  expiryInterval: Config.duration("HOLD_EXPIRY_INTERVAL").pipe(
+    Config.validate({
+      message: "Expected a duration from 100 millis to 4 seconds",
+      validation: (d) => Duration.between(d, { minimum: Duration.millis(100), maximum: Duration.seconds(4) })
+    }),
+    Config.withDefault(Duration.seconds(1))
+  )
+})
+
+/** Holds released per round: each is one command of a batch, so a round is a batch or a few. */
+export const ExpiryBatchSize = 500
+
+const isHoldReceipt = (receipt: AnyReceipt): receipt is HoldReceipt => receipt instanceof HoldReceipt
+const isSettlementReceipt = (receipt: AnyReceipt): receipt is SettlementReceipt => receipt instanceof SettlementReceipt
+
+/**
+ * Holds: authorise now, settle later. Each use case goes through the committer like every write;
+ * a scoped fiber releases the holds past their expiry, every HOLD_EXPIRY_INTERVAL, in every
+ * process: the committer locks each hold's row, so a hold two processes release is released once.
+ */
+export class Holds extends Effect.Service<Holds>()("Holds", {
+  scoped: Effect.gen(function*() {
+    const config = yield* HoldsConfig
+    const committer = yield* Committer
+    const repository = yield* HoldRepository
+
+    const create = Effect.fn("Holds.create")(function*(
+      request: HoldRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      const holdId = HoldId.make(randomUUID(), true)
+      return yield* committer.submit(holdCommand(holdId, request, key, requestId, createdBy)).pipe(
+        Effect.flatMap(expecting(isHoldReceipt)),
+        foreignRefusalsDie,
+        // Both sides are the player and the escrow, never the same wallet.
+        Effect.catchTag("SameWallet", Effect.die)
+      )
+    }, (create) => counted("HOLD")(create))
+
+    const capture = Effect.fn("Holds.capture")(function*(
+      holdId: HoldId,
+      request: CaptureRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      return yield* committer.submit(captureCommand(holdId, request, key, requestId, createdBy)).pipe(
+        Effect.flatMap(expecting(isSettlementReceipt)),
+        Effect.catchTags({
+          AssetNotFound: Effect.die,
+          SameWallet: Effect.die,
+          InsufficientFunds: Effect.die,
+          DebtLimit: Effect.die,
+          TransactionNotFound: Effect.die,
+          NotReversible: Effect.die,
+          AlreadyReversed: Effect.die
+        })
+      )
+    }, (capture) => counted("CAPTURE")(capture))
+
+    const cancel = Effect.fn("Holds.void")(function*(
+      holdId: HoldId,
+      request: VoidRequest,
+      headerKey: IdempotencyKey | undefined,
+      requestId: string | null,
+      createdBy: ApiKeyId | null
+    ) {
+      const key = yield* resolveKey(request.idempotencyKey, headerKey)
+      return yield* committer.submit(voidCommand(holdId, request, key, requestId, createdBy)).pipe(
+        Effect.flatMap(expecting(isSettlementReceipt)),
+        Effect.catchTags({
+          UserNotFound: Effect.die,
+          AssetNotFound: Effect.die,
+          SystemAccount: Effect.die,
+          SameWallet: Effect.die,
+          InsufficientFunds: Effect.die,
+          DebtLimit: Effect.die,
+          TransactionNotFound: Effect.die,
+          NotReversible: Effect.die,
+          AlreadyReversed: Effect.die,
+          CaptureExceedsHold: Effect.die
+        })
+      )
+    }, (cancel) => counted("VOID")(cancel))
+
+    const get = Effect.fn("Holds.get")(function*(holdId: HoldId) {
+      const row = yield* repository.byId(holdId)
+      if (Option.isNone(row)) return yield* HoldNotFound.of(holdId)
+      const hold = row.value
+      return new Hold({
+        holdId: hold.id,
+        status: hold.status,
+        userId: hold.userId,
+        assetCode: hold.assetCode,
+        amount: Amount.make(hold.amount),
+        capturedAmount: hold.capturedAmount,
+        expiresAt: hold.expiresAt,
+        createdAt: hold.createdAt,
+        transactionId: hold.holdTransactionId,
+        settlementTransactionId: hold.settlementTransactionId,
+        settledAt: hold.settledAt
+      })
+    })
+
+    /** Releases every hold due now, a round at a time; returns how many it released. */
+    const expireDue = Effect.gen(function*() {
+      let released = 0
+      while (true) {
+        const due = yield* repository.due(ExpiryBatchSize)
+        if (due.length === 0) return released
+        const exits = yield* committer.submitAll(due.map(expireCommand))
+        released += exits.filter(Exit.isSuccess).length
+        // A hold another process released is not released here: stop once nothing moves.
+        if (due.length < ExpiryBatchSize || exits.every(Exit.isFailure)) return released
+      }
+    })
+
+    const round = expireDue.pipe(
+      Effect.tap((released) =>
+        released > 0 ? Effect.logInfo("Released expired holds").pipe(Effect.annotateLogs({ released })) : Effect.void
+      ),
+      Effect.catchAllCause((cause) => Effect.logWarning("Releasing expired holds failed; trying again", cause))
+    )
+
+    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.expiryInterval)))
+
+    return { create, capture, void: cancel, get, expireDue } as const
+  })
+}) {}
