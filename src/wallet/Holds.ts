@@ -21,7 +21,7 @@ import { Amount } from "../domain/Money.ts"
 import { type AnyReceipt, captureCommand, expireCommand, holdCommand, voidCommand } from "../domain/Write.ts"
 import { HoldRepository } from "../ledger/HoldRepository.ts"
 import { Committer } from "./Committer.ts"
-import { counted, expecting, foreignRefusalsDie, resolveKey } from "./WalletService.ts"
+import { counted, expecting, foreignRefusalsDie, resolveKey } from "./WriteOutcome.ts"
 
 export const HoldsConfig = Config.all({
   // Holds are released within this (plus one batch) of their expiry; 5 s is the promise.

@@ -1,8 +1,5 @@
 import * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
 import type { AssetCode } from "../domain/Asset.ts"
@@ -10,11 +7,9 @@ import { AssetNotFound } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance } from "../domain/Balance.ts"
 import { HistoryItem, HistoryLimitDefault, HistoryPage, type HistoryQuery } from "../domain/History.ts"
 import { Health, ServiceUnavailable } from "../domain/Http.ts"
-import { type IdempotencyKey, IdempotencyKeyConflict, IdempotencyKeyMissing } from "../domain/Idempotency.ts"
-import { CaptureExceedsHold, HoldNotActive, HoldNotFound } from "../domain/Hold.ts"
-import { TransactionNotFound } from "../domain/Lookup.ts"
-import { AlreadyReversed, NotReversible, ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
-import { DebtLimit, Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
+import type { IdempotencyKey } from "../domain/Idempotency.ts"
+import { ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
+import { Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
 import { MultiLegReceipt, type MultiLegRequest, TransferReceipt, type TransferRequest } from "../domain/Transfer.ts"
 import { type NewUser, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import {
@@ -23,72 +18,16 @@ import {
   multiLegCommand,
   reversalCommand,
   transferCommand,
-  writeCommand,
-  WriteResult
+  writeCommand
 } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
-import { walletWrites } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
-
-/** The metric's type label: a v1 write's type, TRANSFER or TRANSACTION. */
-type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION" | "REVERSAL" | "HOLD" | "CAPTURE" | "VOID"
-
-const countWrite = (type: WriteLabel, outcome: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
-
-const countOutcome = (type: WriteLabel) => <E extends { readonly code: string }>(exit: Exit.Exit<WriteResult, E>) =>
-  Exit.match(exit, {
-    onSuccess: (result) => countWrite(type, result._tag === "Applied" ? "applied" : "replayed"),
-    onFailure: (cause) =>
-      Option.match(Cause.failureOption(cause), { onNone: () => countWrite(type, "defect"), onSome: (e) => countWrite(type, e.code) })
-  })
-
-export const resolveKey = (
-  bodyKey: IdempotencyKey | undefined,
-  headerKey: IdempotencyKey | undefined
-): Effect.Effect<IdempotencyKey, IdempotencyKeyMissing | IdempotencyKeyConflict> => {
-  if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
-    return Effect.fail(IdempotencyKeyConflict.instance)
-  }
-  const key = bodyKey ?? headerKey
-  return key === undefined ? Effect.fail(IdempotencyKeyMissing.instance) : Effect.succeed(key)
-}
-
-/**
- * The committer answers each command with the receipt of its own kind; narrowing to it here
- * keeps each endpoint's success type exact. Any other receipt would be a bug.
- */
-export const expecting = <R extends AnyReceipt>(is: (receipt: AnyReceipt) => receipt is R) =>
-(result: WriteResult): Effect.Effect<WriteResult<R>> => {
-  if (result._tag === "Replayed") return Effect.succeed(result)
-  const receipt = result.receipt
-  return is(receipt) ? Effect.succeed(WriteResult.Applied({ receipt })) : Effect.dieMessage("The committer answered with another kind of receipt")
-}
+import { counted, countOutcome, expecting, foreignRefusalsDie, resolveKey } from "./WriteOutcome.ts"
 
 const isReceipt = (receipt: AnyReceipt): receipt is Receipt => receipt instanceof Receipt
 const isTransferReceipt = (receipt: AnyReceipt): receipt is TransferReceipt => receipt instanceof TransferReceipt
 const isMultiLegReceipt = (receipt: AnyReceipt): receipt is MultiLegReceipt => receipt instanceof MultiLegReceipt
 const isReversalReceipt = (receipt: AnyReceipt): receipt is ReversalReceipt => receipt instanceof ReversalReceipt
-
-/** The refusals only a reversal or a hold's command can meet. */
-type ForeignRefusal = DebtLimit | TransactionNotFound | NotReversible | AlreadyReversed | HoldNotFound | HoldNotActive | CaptureExceedsHold
-
-const isForeignRefusal = (e: unknown): e is ForeignRefusal =>
-  e instanceof DebtLimit || e instanceof TransactionNotFound || e instanceof NotReversible || e instanceof AlreadyReversed ||
-  e instanceof HoldNotFound || e instanceof HoldNotActive || e instanceof CaptureExceedsHold
-
-/**
- * Any other command meeting a reversal's or a hold's refusal would be a bug: dying on them
- * keeps each endpoint's own error type.
- */
-export const foreignRefusalsDie = <A, E, R>(write: Effect.Effect<A, E | ForeignRefusal, R>) =>
-  write.pipe(Effect.catchIf(isForeignRefusal, Effect.die))
-
-export const counted = (type: WriteLabel) => <A extends WriteResult, E extends { readonly code: string }, R>(write: Effect.Effect<A, E, R>) =>
-  Effect.tapBoth(write, {
-    onSuccess: (result) => countOutcome(type)(Exit.succeed(result)),
-    onFailure: (error) => countWrite(type, error.code)
-  })
 
 export class WalletService extends Effect.Service<WalletService>()("WalletService", {
   effect: Effect.gen(function*() {

@@ -3,19 +3,26 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import fc from "fast-check"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
-import { postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
+import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /**
- * Generated plans of topups, bonuses, spends, transfers, multi-leg transactions and repeated
- * keys over a few users and assets, fired at the running service all at once. Whatever order
- * the committer serialises them in, the ledger must balance, no player may go below the floor,
- * no key may apply twice, and every answer must be what a sequential model gives when it
- * applies the successful requests one by one in the order they were committed: each receipt's
- * balances, and the final balances. Run once with one request per transaction and once with
- * the group committer's batches, which must not change any of it.
+ * Generated plans of topups, bonuses, spends, transfers, multi-leg transactions, holds and
+ * repeated keys over a few users and assets, fired at the running service all at once; then a
+ * second storm of captures, voids and reversals (with and without debt) of what the first one
+ * applied, with more writes, racing each other and the expiry of short holds. Whatever order
+ * the committer serialises them in, the ledger must balance, no player may go below its floor
+ * (zero, or minus the asset's maxDebt through a reversal that allows debt), what is held must
+ * match the holds, no key may apply twice, no hold may settle twice, no transaction may be
+ * reversed past its amount, and every answer must be what a sequential model gives when it
+ * applies the successful requests (and the service's own expiries) one by one in the order
+ * they were committed: each receipt's balances, and the final balances and holds. Run once with
+ * one request per transaction and once with the group committer's batches, which must not
+ * change any of it.
  */
 
-const assets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
+/** CREDIT_COINS allows debt (created with maxDebt below), the seeded three do not. */
+const assets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS", "CREDIT_COINS"] as const
+const maxDebt: Record<string, number> = { GOLD_COINS: 0, DIAMONDS: 0, LOYALTY_POINTS: 0, CREDIT_COINS: 300 }
 type Asset = (typeof assets)[number]
 type WriteKind = "topup" | "bonus" | "spend"
 
@@ -31,6 +38,23 @@ type Request =
   | { readonly kind: WriteKind; readonly user: number; readonly asset: Asset; readonly amount: number; readonly key: string }
   | { readonly kind: "transfer"; readonly leg: Leg; readonly key: string }
   | { readonly kind: "multileg"; readonly legs: ReadonlyArray<Leg>; readonly key: string }
+  | {
+    readonly kind: "hold"
+    readonly user: number
+    readonly asset: Asset
+    readonly amount: number
+    readonly expiresInSeconds: number
+    readonly key: string
+  }
+  | { readonly kind: "capture"; readonly holdId: string; readonly amount: number | null; readonly to: number | null; readonly key: string }
+  | { readonly kind: "void"; readonly holdId: string; readonly key: string }
+  | {
+    readonly kind: "reverse"
+    readonly transactionId: string
+    readonly amount: number | null
+    readonly allowDebt: boolean
+    readonly key: string
+  }
 
 /**
  * A fresh request, the exact repeat of an earlier one (a retry), or an earlier key with another
@@ -43,8 +67,17 @@ type Step =
     readonly _tag: "MultiLeg"
     readonly legs: ReadonlyArray<{ readonly from: number; readonly offset: number; readonly asset: number; readonly amount: number }>
   }
+  | { readonly _tag: "Hold"; readonly user: number; readonly asset: number; readonly amount: number; readonly short: boolean }
   | { readonly _tag: "Retry"; readonly of: number }
   | { readonly _tag: "Reuse"; readonly of: number; readonly amount: number }
+
+/** A step of the second storm: it names what the first one applied by index. */
+type SettleStep =
+  | { readonly _tag: "Capture"; readonly of: number; readonly amount: number | null; readonly toPlayer: number | null }
+  | { readonly _tag: "Void"; readonly of: number }
+  | { readonly _tag: "Reverse"; readonly of: number; readonly amount: number | null; readonly allowDebt: boolean }
+  | { readonly _tag: "Write"; readonly kind: WriteKind; readonly user: number; readonly asset: number; readonly amount: number }
+  | { readonly _tag: "Retry"; readonly of: number }
 
 const amount = fc.integer({ min: 1, max: 400 })
 const asset = fc.nat({ max: assets.length - 1 })
@@ -83,8 +116,53 @@ const stepArbitrary = (users: number): fc.Arbitrary<Step> =>
         )
       })
     },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        _tag: fc.constant("Hold" as const),
+        user: fc.nat({ max: users - 1 }),
+        asset,
+        amount,
+        short: fc.boolean()
+      })
+    },
     { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Retry" as const), of: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Reuse" as const), of: fc.nat(), amount: fc.integer({ min: 401, max: 500 }) }) }
+  )
+
+const settleStepArbitrary = (users: number): fc.Arbitrary<SettleStep> =>
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        _tag: fc.constant("Capture" as const),
+        of: fc.nat(),
+        // Now and then more than the hold holds: 422 CAPTURE_EXCEEDS_HOLD.
+        amount: fc.option(fc.integer({ min: 1, max: 250 }), { freq: 2 }),
+        toPlayer: fc.option(fc.nat({ max: users - 1 }))
+      })
+    },
+    { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Void" as const), of: fc.nat() }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        _tag: fc.constant("Reverse" as const),
+        of: fc.nat(),
+        amount: fc.option(fc.integer({ min: 1, max: 150 }), { freq: 2 }),
+        allowDebt: fc.boolean()
+      })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        _tag: fc.constant("Write" as const),
+        kind: fc.constantFrom<WriteKind>("topup", "spend"),
+        user: fc.nat({ max: users - 1 }),
+        asset,
+        amount
+      })
+    },
+    { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Retry" as const), of: fc.nat() }) }
   )
 
 const planArbitrary = fc.record({
@@ -94,7 +172,10 @@ const planArbitrary = fc.record({
   fc.record({
     users: fc.constant(users),
     opening: fc.constant(opening),
-    steps: fc.array(stepArbitrary(users), { minLength: 5, maxLength: 40 })
+    steps: fc.array(stepArbitrary(users), { minLength: 5, maxLength: 40 }),
+    settle: fc.array(settleStepArbitrary(users), { minLength: 5, maxLength: 30 }),
+    // 0: the second storm right away; else about when short holds expire, to race the worker.
+    pauseMs: fc.constantFrom(0, 0, 900, 1100)
   })
 )
 
@@ -117,6 +198,16 @@ const materialise = (steps: ReadonlyArray<Step>, userIds: ReadonlyArray<number>,
           key
         })
         break
+      case "Hold":
+        requests.push({
+          kind: "hold",
+          user: userIds[step.user]!,
+          asset: assets[step.asset]!,
+          amount: step.amount,
+          expiresInSeconds: step.short ? 1 : 900,
+          key
+        })
+        break
       case "MultiLeg":
         requests.push({
           kind: "multileg",
@@ -136,8 +227,59 @@ const materialise = (steps: ReadonlyArray<Step>, userIds: ReadonlyArray<number>,
         else if (earlier.kind === "transfer") requests.push({ ...earlier, leg: { ...earlier.leg, amount: step.amount } })
         else if (earlier.kind === "multileg") {
           requests.push({ ...earlier, legs: [{ ...earlier.legs[0]!, amount: step.amount }, ...earlier.legs.slice(1)] })
-        } else requests.push({ ...earlier, amount: step.amount })
+        } else if (earlier.kind === "hold") requests.push({ ...earlier, amount: step.amount })
+        else if (earlier.kind === "topup" || earlier.kind === "bonus" || earlier.kind === "spend") {
+          requests.push({ ...earlier, amount: step.amount })
+        }
       }
+    }
+  })
+  return requests
+}
+
+/**
+ * The second storm's requests, against what the first one applied: its holds (captured, voided)
+ * and its transactions (reversed, holds included, which are not reversible).
+ */
+const materialiseSettle = (
+  steps: ReadonlyArray<SettleStep>,
+  userIds: ReadonlyArray<number>,
+  holdIds: ReadonlyArray<string>,
+  transactionIds: ReadonlyArray<string>,
+  run: string
+): Array<Request> => {
+  const requests: Array<Request> = []
+  steps.forEach((step, index) => {
+    const key = `${run}-s${index}`
+    switch (step._tag) {
+      case "Capture":
+        if (holdIds.length === 0) break
+        requests.push({
+          kind: "capture",
+          holdId: holdIds[step.of % holdIds.length]!,
+          amount: step.amount,
+          to: step.toPlayer === null ? null : userIds[step.toPlayer]!,
+          key
+        })
+        break
+      case "Void":
+        if (holdIds.length > 0) requests.push({ kind: "void", holdId: holdIds[step.of % holdIds.length]!, key })
+        break
+      case "Reverse":
+        if (transactionIds.length === 0) break
+        requests.push({
+          kind: "reverse",
+          transactionId: transactionIds[step.of % transactionIds.length]!,
+          amount: step.amount,
+          allowDebt: step.allowDebt,
+          key
+        })
+        break
+      case "Write":
+        requests.push({ kind: step.kind, user: userIds[step.user]!, asset: assets[step.asset]!, amount: step.amount, key })
+        break
+      case "Retry":
+        if (requests.length > 0) requests.push(requests[step.of % requests.length]!)
     }
   })
   return requests
@@ -145,6 +287,28 @@ const materialise = (steps: ReadonlyArray<Step>, userIds: ReadonlyArray<number>,
 
 const send = (service: TestService, request: Request) => {
   switch (request.kind) {
+    case "hold":
+      return postJson(service, "/api/holds", {
+        userId: request.user,
+        assetCode: request.asset,
+        amount: request.amount,
+        expiresInSeconds: request.expiresInSeconds,
+        idempotencyKey: request.key
+      })
+    case "capture":
+      return postJson(service, `/api/holds/${request.holdId}/capture`, {
+        ...(request.amount === null ? {} : { amount: request.amount }),
+        ...(request.to === null ? {} : { toUserId: request.to }),
+        idempotencyKey: request.key
+      })
+    case "void":
+      return postJson(service, `/api/holds/${request.holdId}/void`, { idempotencyKey: request.key })
+    case "reverse":
+      return postJson(service, `/api/transactions/${request.transactionId}/reversal`, {
+        ...(request.amount === null ? {} : { amount: request.amount }),
+        allowDebt: request.allowDebt,
+        idempotencyKey: request.key
+      })
     case "transfer": {
       const { amount, asset, from, to } = request.leg
       return postJson(service, "/api/wallets/transfer", { fromUserId: from, toUserId: to, assetCode: asset, amount, idempotencyKey: request.key })
@@ -164,42 +328,102 @@ const send = (service: TestService, request: Request) => {
   }
 }
 
-/** A request as legs: a topup or bonus comes from the treasury, a spend goes to it. */
-const legsOf = (request: Request): ReadonlyArray<Leg> => {
+/** The escrow, in legs from a hold: not a player, so not in the model, as the treasury. */
+const EscrowParty = -1
+
+/** A leg as applied, with the balances its receipt reported after it (null: not reported). */
+interface AppliedLeg extends Leg {
+  readonly fromBalance: number | null
+  readonly toBalance: number | null
+}
+
+interface ReceiptLeg {
+  readonly fromUserId: number
+  readonly toUserId: number
+  readonly assetCode: Asset
+  readonly amount: number
+  readonly fromBalance: number
+  readonly toBalance: number
+}
+
+/**
+ * An applied request as legs, with the balances its receipt reports: a topup or bonus comes
+ * from the treasury, a spend goes to it, a hold goes to the escrow; captures, voids and
+ * reversals report their legs themselves.
+ */
+const appliedLegs = (request: Request, body: Record<string, unknown>): ReadonlyArray<AppliedLeg> => {
+  switch (request.kind) {
+    case "transfer":
+      return [{ ...request.leg, fromBalance: body.fromBalance as number, toBalance: body.toBalance as number }]
+    case "multileg":
+      return request.legs.map((leg, i) => {
+        const reported = (body.legs as Array<ReceiptLeg>)[i]!
+        return { ...leg, fromBalance: reported.fromBalance, toBalance: reported.toBalance }
+      })
+    case "spend":
+      return [{ from: request.user, to: TreasuryId, asset: request.asset, amount: request.amount, fromBalance: body.balance as number, toBalance: null }]
+    case "hold":
+      return [{ from: request.user, to: EscrowParty, asset: request.asset, amount: request.amount, fromBalance: body.balance as number, toBalance: null }]
+    case "capture":
+    case "void":
+    case "reverse":
+      return (body.legs as Array<ReceiptLeg>).map((leg) => ({
+        from: leg.fromUserId,
+        to: leg.toUserId,
+        asset: leg.assetCode,
+        amount: leg.amount,
+        fromBalance: leg.fromBalance,
+        toBalance: leg.toBalance
+      }))
+    default:
+      return [{ from: TreasuryId, to: request.user, asset: request.asset, amount: request.amount, fromBalance: null, toBalance: body.balance as number }]
+  }
+}
+
+/** The legs of a refused request that an INSUFFICIENT_FUNDS names, for the plain writes. */
+const requestedLegs = (request: Request): ReadonlyArray<Leg> => {
   switch (request.kind) {
     case "transfer":
       return [request.leg]
     case "multileg":
       return request.legs
     case "spend":
+    case "hold":
       return [{ from: request.user, to: TreasuryId, asset: request.asset, amount: request.amount }]
     default:
-      return [{ from: TreasuryId, to: request.user, asset: request.asset, amount: request.amount }]
-  }
-}
-
-/** The balances a receipt reports after each leg, [from, to], as the receipt's shape has them. */
-const reportedBalances = (request: Request, body: Record<string, unknown>): ReadonlyArray<readonly [number | null, number | null]> => {
-  switch (request.kind) {
-    case "transfer":
-      return [[body.fromBalance as number, body.toBalance as number]]
-    case "multileg":
-      return (body.legs as Array<{ fromBalance: number; toBalance: number }>).map((leg) => [leg.fromBalance, leg.toBalance])
-    case "spend":
-      return [[body.balance as number, null]]
-    default:
-      return [[null, body.balance as number]]
+      return []
   }
 }
 
 let runNumber = 0
 
 /** What the plans reached, so that a generator that stopped producing a case is noticed. */
-const reached = { transfer: 0, multileg: 0, multilegTouchingTreasury: 0, replayed: 0, sameWallet: 0 }
+const reached = {
+  transfer: 0,
+  multileg: 0,
+  multilegTouchingTreasury: 0,
+  replayed: 0,
+  sameWallet: 0,
+  hold: 0,
+  capture: 0,
+  void: 0,
+  expired: 0,
+  reversal: 0,
+  reversalIntoDebt: 0,
+  holdNotActive: 0,
+  alreadyReversed: 0,
+  debtLimit: 0
+}
 
 const checkPlan = async (
   service: TestService,
-  plan: { users: number; opening: ReadonlyArray<number>; steps: ReadonlyArray<Step> }
+  plan: {
+    users: number
+    opening: ReadonlyArray<number>
+    steps: ReadonlyArray<Step>
+    settle: ReadonlyArray<SettleStep>
+    pauseMs: number
+  }
 ) => {
   const run = uniqueKey(`plan${++runNumber}`)
   const userIds: Array<number> = []
@@ -221,34 +445,86 @@ const checkPlan = async (
     }
   }
 
-  const requests = materialise(plan.steps, userIds, run)
-  const responses = await Promise.all(requests.map((request) => send(service, request)))
+  const first = materialise(plan.steps, userIds, run)
+  const firstResponses = await Promise.all(first.map((request) => send(service, request)))
+  const appliedFirst = first.flatMap((request, i) => {
+    const response = firstResponses[i]!
+    return response.status === 201 ? [{ request, body: response.body }] : []
+  })
+  const holdIds = Array.from(new Set(appliedFirst.flatMap(({ body, request }) => request.kind === "hold" ? [body.holdId as string] : [])))
+  const transactionIds = Array.from(new Set(appliedFirst.map(({ body }) => body.transactionId as string)))
+  if (plan.pauseMs > 0) await Bun.sleep(plan.pauseMs)
+  const second = materialiseSettle(plan.settle, userIds, holdIds, transactionIds, run)
+  const secondResponses = await Promise.all(second.map((request) => send(service, request)))
+  const requests = [...first, ...second]
+  const responses = [...firstResponses, ...secondResponses]
+
+  // Short holds left held are released by the service within 5 s of their expiry: wait for it.
+  const shortHolds = appliedFirst.filter(({ request }) => request.kind === "hold" && request.expiresInSeconds === 1)
+  const deadline = Date.now() + 6_000
+  while (shortHolds.length > 0 && Date.now() < deadline) {
+    const rows = await service.run(
+      Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql<{ held: number }>`
+          SELECT count(*)::int AS held FROM holds
+           WHERE id IN ${sql.in(shortHolds.map(({ body }) => body.holdId as string))} AND status = 'HELD'`)
+    )
+    if (rows[0]?.held === 0) break
+    await Bun.sleep(100)
+  }
 
   // Every answer is one the contract allows, and every error is JSON with a code.
   for (const [i, response] of responses.entries()) {
-    expect([201, 409, 422]).toContain(response.status)
-    if (response.status === 201) continue
-    expect(["INSUFFICIENT_FUNDS", "IDEMPOTENCY_KEY_REUSED", "SAME_WALLET"]).toContain(response.body.code as string)
-    if (response.body.code === "SAME_WALLET") expect(legsOf(requests[i]!).some((leg) => leg.from === leg.to)).toBe(true)
+    expect([200, 201, 409, 422]).toContain(response.status)
+    if (response.status === 201 || response.status === 200) {
+      expect(response.status).toBe(requests[i]!.kind === "void" ? 200 : 201)
+      continue
+    }
+    expect([
+      "INSUFFICIENT_FUNDS",
+      "IDEMPOTENCY_KEY_REUSED",
+      "SAME_WALLET",
+      "HOLD_NOT_ACTIVE",
+      "CAPTURE_EXCEEDS_HOLD",
+      "ALREADY_REVERSED",
+      "NOT_REVERSIBLE",
+      "DEBT_LIMIT"
+    ]).toContain(response.body.code as string)
+    if (response.body.code === "SAME_WALLET") expect(requestedLegs(requests[i]!).some((leg) => leg.from === leg.to)).toBe(true)
+    if (response.body.code === "DEBT_LIMIT") {
+      const request = requests[i]!
+      expect(request.kind === "reverse" && request.allowDebt).toBe(true)
+    }
   }
 
+  const succeeded = (status: number) => status === 201 || status === 200
   for (const [i, response] of responses.entries()) {
     const request = requests[i]!
-    if (response.status === 201 && response.headers.get("idempotent-replayed") === null) {
+    if (succeeded(response.status) && response.headers.get("idempotent-replayed") === null) {
       if (request.kind === "transfer") reached.transfer++
       if (request.kind === "multileg") reached.multileg++
       if (request.kind === "multileg" && request.legs.some((leg) => leg.from === TreasuryId || leg.to === TreasuryId)) {
         reached.multilegTouchingTreasury++
       }
+      if (request.kind === "hold") reached.hold++
+      if (request.kind === "capture") reached.capture++
+      if (request.kind === "void") reached.void++
+      if (request.kind === "reverse") reached.reversal++
+      if (request.kind === "reverse" && (response.body.legs as Array<ReceiptLeg>).some((leg) => leg.fromBalance < 0)) {
+        reached.reversalIntoDebt++
+      }
     }
     if (response.headers.get("idempotent-replayed") === "true") reached.replayed++
     if (response.body.code === "SAME_WALLET") reached.sameWallet++
+    if (response.body.code === "HOLD_NOT_ACTIVE") reached.holdNotActive++
+    if (response.body.code === "ALREADY_REVERSED") reached.alreadyReversed++
+    if (response.body.code === "DEBT_LIMIT") reached.debtLimit++
   }
 
-  // Each key applied at most once: all its 201s name one transaction, and the ledger holds one.
+  // Each key applied at most once: all its successes name one transaction, and the ledger holds one.
   const appliedByKey = new Map<string, { request: Request; transactionId: string; body: Record<string, unknown>; text: string }>()
   responses.forEach((response, i) => {
-    if (response.status !== 201) return
+    if (!succeeded(response.status)) return
     const previous = appliedByKey.get(requests[i]!.key)
     if (previous !== undefined) {
       expect(response.body.transactionId).toBe(previous.transactionId)
@@ -272,31 +548,80 @@ const checkPlan = async (
     new Map([...appliedByKey].map(([key, applied]) => [key, applied.transactionId]))
   )
 
-  // The sequential model: the opening balances, then the applied requests one by one in the
-  // order the committer wrote them (their entries' ids). Every receipt must report the model's
-  // balances at its turn, no player may go below zero at any turn, and the final balances must
-  // be the model's. The treasury is shared with other plans, so only the players are modelled.
-  const order = appliedByKey.size === 0 ? [] : await service.run(
+  // The holds as the database has them: each settled at most once, by the transaction its
+  // capture, void or the service's expiry wrote.
+  const planHolds = holdIds.length === 0 ? [] : await service.run(
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ id: string; status: string; settlementTransactionId: string | null; userId: number; assetCode: string; amount: number }>`
+        SELECT id, status, settlement_transaction_id, user_id, asset_code, amount FROM holds WHERE id IN ${sql.in(holdIds)}`)
+  )
+  const expiries = planHolds.filter((hold) => hold.status === "EXPIRED")
+  reached.expired += expiries.length
+  const expiryLegs = new Map<string, ReadonlyArray<AppliedLeg>>()
+  for (const hold of expiries) {
+    expiryLegs.set(hold.settlementTransactionId!, [
+      { from: EscrowParty, to: hold.userId, asset: hold.assetCode as Asset, amount: hold.amount, fromBalance: null, toBalance: null }
+    ])
+  }
+
+  // The sequential model: the opening balances, then the applied requests and the expiries one
+  // by one in the order the committer wrote them (their entries' ids). Every receipt must report
+  // the model's balances at its turn, no player may go below its floor at any turn, and the
+  // final balances, holds and reversed amounts must be the model's. The treasury and the escrow
+  // are shared with other plans, so only the players are modelled.
+  const sequence = [
+    ...[...appliedByKey.values()].map(({ body, request, transactionId }) => ({ transactionId, request, legs: appliedLegs(request, body) })),
+    ...[...expiryLegs].map(([transactionId, legs]) => ({ transactionId, request: null, legs }))
+  ]
+  const order = sequence.length === 0 ? [] : await service.run(
     Effect.flatMap(SqlClient.SqlClient, (sql) =>
       sql<{ transactionId: string; first: number }>`
         SELECT transaction_id, min(id) AS first FROM ledger_entries
-         WHERE transaction_id IN ${sql.in([...appliedByKey.values()].map((a) => a.transactionId))}
+         WHERE transaction_id IN ${sql.in(sequence.map((s) => s.transactionId))}
          GROUP BY transaction_id`)
   )
   const position = new Map(order.map((row) => [row.transactionId, Number(row.first)]))
+  sequence.sort((a, b) => position.get(a.transactionId)! - position.get(b.transactionId)!)
   const model = new Map(opening)
-  const sequence = [...appliedByKey.values()].sort((a, b) => position.get(a.transactionId)! - position.get(b.transactionId)!)
-  for (const { body, request } of sequence) {
-    const reported = reportedBalances(request, body)
-    legsOf(request).forEach((leg, i) => {
+  const heldModel = new Map<string, { key: string; amount: number; status: string }>()
+  const reversedModel = new Map<string, number>()
+  /** What each first-storm transaction may be reversed by: its amount, or 1 (whole) for a multi-leg one. */
+  const reversible = new Map(appliedFirst.map(({ body, request }) => [
+    body.transactionId as string,
+    request.kind === "multileg"
+      ? { multiLeg: true, amount: 1 }
+      : { multiLeg: false, amount: request.kind === "transfer" ? request.leg.amount : "amount" in request ? request.amount ?? 0 : 0 }
+  ]))
+  for (const { legs, request, transactionId } of sequence) {
+    const debtAllowed = request?.kind === "reverse" && request.allowDebt
+    for (const leg of legs) {
       const from = `${leg.from}/${leg.asset}`, to = `${leg.to}/${leg.asset}`
       if (model.has(from)) model.set(from, model.get(from)! - leg.amount)
       if (model.has(to)) model.set(to, model.get(to)! + leg.amount)
-      if (model.has(from)) expect(model.get(from)!).toBeGreaterThanOrEqual(0)
-      const [fromBalance, toBalance] = reported[i]!
-      if (fromBalance !== null && model.has(from)) expect(fromBalance).toBe(model.get(from)!)
-      if (toBalance !== null && model.has(to)) expect(toBalance).toBe(model.get(to)!)
-    })
+      if (model.has(from)) expect(model.get(from)!).toBeGreaterThanOrEqual(debtAllowed ? -maxDebt[leg.asset]! : 0)
+      if (leg.fromBalance !== null && model.has(from)) expect(leg.fromBalance).toBe(model.get(from)!)
+      if (leg.toBalance !== null && model.has(to)) expect(leg.toBalance).toBe(model.get(to)!)
+    }
+    if (request?.kind === "hold") {
+      heldModel.set(appliedByKey.get(request.key)!.body.holdId as string, { key: `${request.user}/${request.asset}`, amount: request.amount, status: "HELD" })
+    }
+    const settledId = request === null
+      ? expiries.find((hold) => hold.settlementTransactionId === transactionId)!.id
+      : request.kind === "capture" || request.kind === "void"
+      ? request.holdId
+      : null
+    if (settledId !== null) {
+      // Only a hold the model still holds can be settled, once.
+      const hold = heldModel.get(settledId)!
+      expect(hold.status).toBe("HELD")
+      heldModel.set(settledId, { ...hold, status: request === null ? "EXPIRED" : request.kind === "capture" ? "CAPTURED" : "VOIDED" })
+    }
+    if (request?.kind === "reverse") {
+      const original = reversible.get(request.transactionId)!
+      const total = (reversedModel.get(request.transactionId) ?? 0) + (original.multiLeg ? 1 : legs[0]!.amount)
+      reversedModel.set(request.transactionId, total)
+      expect(total).toBeLessThanOrEqual(original.amount)
+    }
   }
   const actual = await service.run(
     Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -304,12 +629,27 @@ const checkPlan = async (
         SELECT user_id, asset_code, balance FROM wallets WHERE user_id IN ${sql.in(userIds)}`)
   )
   expect(new Map(actual.map((row) => [`${row.userId}/${row.assetCode}`, row.balance]))).toEqual(model)
+  expect(new Map(planHolds.map((hold) => [hold.id, hold.status]))).toEqual(
+    new Map([...heldModel].map(([id, hold]) => [id, hold.status]))
+  )
+  // What each player has held, as the balance endpoint reports it, is the model's held holds.
+  for (const userId of userIds) {
+    const reported = await getJson(service, `/api/wallets/${userId}/balance`)
+    for (const { assetCode, held } of reported.body.balances as Array<{ assetCode: string; held: number }>) {
+      const expected = [...heldModel.values()]
+        .filter((hold) => hold.status === "HELD" && hold.key === `${userId}/${assetCode}`)
+        .reduce((sum, hold) => sum + hold.amount, 0)
+      expect(held).toBe(expected)
+    }
+  }
 
   // A refusal reported a balance the wallet really had at some point, and it was too low for
   // the leg it names.
   for (const [i, response] of responses.entries()) {
     if (response.body.code !== "INSUFFICIENT_FUNDS") continue
-    const leg = legsOf(requests[i]!)[(response.body.legIndex as number | undefined) ?? 0]!
+    const legs = requestedLegs(requests[i]!)
+    if (legs.length === 0) continue
+    const leg = legs[(response.body.legIndex as number | undefined) ?? 0]!
     expect(response.body.userId).toBe(leg.from)
     expect(response.body.balance as number).toBeLessThan(leg.amount)
   }
@@ -321,13 +661,19 @@ for (const writeBatchMax of ["1", "500"]) {
   describe(`concurrent plans against the running service, WRITE_BATCH_MAX=${writeBatchMax}`, () => {
     let service: TestService
     beforeAll(async () => {
-      service = await startService({ WRITE_BATCH_MAX: writeBatchMax })
+      service = await startService({ WRITE_BATCH_MAX: writeBatchMax, HOLD_EXPIRY_INTERVAL: "200 millis" })
+      const credit = await postJson(service, "/api/assets", { code: "CREDIT_COINS", name: "Credit Coins", maxDebt: maxDebt.CREDIT_COINS })
+      expect(credit.status).toBe(201)
     })
     afterAll(() => service.dispose())
 
     test("conservation, floors, entries match balances, keys apply once, the sequential model agrees", async () => {
-      await fc.assert(fc.asyncProperty(planArbitrary, (plan) => checkPlan(service, plan)), { numRuns: 40, endOnFailure: true })
-      for (const count of Object.values(reached)) expect(count).toBeGreaterThan(0)
+      await fc.assert(fc.asyncProperty(planArbitrary, (plan) => checkPlan(service, plan)), { numRuns: 30, endOnFailure: true })
+      // Counted over both runs (this one is the second): some cases, as a reversal refused at
+      // the debt limit, come a few times in 30 plans, and none in one run should not fail it.
+      if (writeBatchMax === "500") {
+        for (const [name, count] of Object.entries(reached)) expect([name, count > 0]).toEqual([name, true])
+      }
     })
   })
 }

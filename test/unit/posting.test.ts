@@ -28,6 +28,22 @@ const posting = (amount: number, type: Posting["type"] = "SPEND"): Posting => ({
 })
 
 describe("applyPosting", () => {
+  test("a reversal that allows debt goes down to minus the asset's maxDebt, to the unit, and past it is DebtLimit", () => {
+    const debt = { ...posting(150, "REVERSAL"), allowDebt: true }
+    const indebted = { ...wallet(10, "USER", 50), maxDebt: 100 }
+    expect(applyPosting(debt, indebted, wallet(11, "SYSTEM", 0))).toEqual(Either.right({ debitBalanceAfter: -100, creditBalanceAfter: 150 }))
+    const past = applyPosting({ ...debt, amount: Amount.make(151) }, indebted, wallet(11, "SYSTEM", 0))
+    expect(Either.isLeft(past) && [past.left._tag, past.left.code]).toEqual(["DebtLimit", "DEBT_LIMIT"])
+    // Without allowDebt the floor is zero whatever the asset allows; a player in debt cannot spend.
+    const plain = applyPosting(posting(51), indebted, wallet(11, "SYSTEM", 0))
+    expect(Either.isLeft(plain) && plain.left._tag).toBe("InsufficientFunds")
+    const spend = applyPosting(posting(1), { ...indebted, balance: -5 }, wallet(11, "SYSTEM", 0))
+    expect(Either.isLeft(spend) && spend.left._tag).toBe("InsufficientFunds")
+    // An asset without maxDebt refuses any debt, as DebtLimit.
+    const none = applyPosting(debt, wallet(10, "USER", 50), wallet(11, "SYSTEM", 0))
+    expect(Either.isLeft(none) && none.left._tag).toBe("DebtLimit")
+  })
+
   test("moves the amount from debit to credit", () => {
     const result = applyPosting(posting(30), wallet(10, "USER", 100), wallet(11, "SYSTEM", -100))
     expect(result).toEqual(Either.right({ debitBalanceAfter: 70, creditBalanceAfter: -70 }))
