@@ -65,12 +65,34 @@ export interface MultiLegCommand extends CommandBase {
 /** Everything the committer takes: each command is one transaction, or none. */
 export type Command = WriteCommand | TransferCommand | MultiLegCommand
 
-const fingerprintOf = (fields: Array<unknown>, metadata: Metadata) => {
+/** Who asked, under which key: the same for every command, never part of the fingerprint. */
+interface Origin {
+  readonly idempotencyKey: IdempotencyKey
+  readonly requestId: string | null
+  readonly createdBy: ApiKeyId | null
+}
+
+/**
+ * The text, key and fingerprint every command carries. `fields` are what makes two requests
+ * "the same" besides their description and metadata: the endpoint's type first.
+ */
+const commandBase = (
+  request: { readonly description?: string | undefined; readonly metadata?: Metadata | undefined },
+  fields: ReadonlyArray<unknown>,
+  origin: Origin
+): CommandBase => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
   // Without metadata the fingerprint is what it was before metadata existed, so a retry that
   // spans an upgrade still matches its key.
   const pairs = canonicalMetadata(metadata)
-  if (pairs.length > 0) fields.push(pairs)
-  return createHash("sha256").update(JSON.stringify(fields)).digest("hex")
+  const fingerprinted = pairs.length > 0 ? [...fields, description, pairs] : [...fields, description]
+  return {
+    ...origin,
+    description,
+    metadata,
+    fingerprint: createHash("sha256").update(JSON.stringify(fingerprinted)).digest("hex")
+  }
 }
 
 export const writeCommand = (
@@ -79,23 +101,14 @@ export const writeCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): WriteCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Write",
-    type,
-    userId: request.userId,
-    assetCode: request.assetCode,
-    amount: request.amount,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf([type, request.userId, request.assetCode, request.amount, description], metadata)
-  }
-}
+): WriteCommand => ({
+  _tag: "Write",
+  type,
+  userId: request.userId,
+  assetCode: request.assetCode,
+  amount: request.amount,
+  ...commandBase(request, [type, request.userId, request.assetCode, request.amount], { idempotencyKey, requestId, createdBy })
+})
 
 const legOf = (leg: Leg): Leg => ({
   fromUserId: leg.fromUserId,
@@ -109,23 +122,15 @@ export const transferCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): TransferCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Transfer",
-    leg: legOf(request),
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(
-      ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount, description],
-      metadata
-    )
-  }
-}
+): TransferCommand => ({
+  _tag: "Transfer",
+  leg: legOf(request),
+  ...commandBase(
+    request,
+    ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const multiLegCommand = (
   legs: Arr.NonEmptyReadonlyArray<Leg>,
@@ -133,23 +138,15 @@ export const multiLegCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): MultiLegCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "MultiLeg",
-    legs: Arr.map(legs, legOf),
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(
-      ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount]), description],
-      metadata
-    )
-  }
-}
+): MultiLegCommand => ({
+  _tag: "MultiLeg",
+  legs: Arr.map(legs, legOf),
+  ...commandBase(
+    request,
+    ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount])],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 /**
  * The outcomes final for a request, and so stored under its key with their body: the write
