@@ -4,7 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
+import { HttpSpansOffLive } from "./http/RequestLog.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
+import { TracingOffLive } from "./observability/Tracing.ts"
 import { SqlLive } from "./Sql.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { WalletService } from "./wallet/WalletService.ts"
@@ -35,7 +37,10 @@ const DrainOnShutdownLive = Layer.scopedDiscard(
   })
 )
 
-/** The whole service on the given HTTP server, needing only a DatabaseUrl. */
+/**
+ * The whole service on the given HTTP server, needing only a DatabaseUrl. Spans are off for
+ * every layer and every request it serves (observability/Tracing.ts).
+ */
 export const ServiceLive = <A extends HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices, E, R>(
   httpServer: Layer.Layer<A, E, R>
 ) =>
@@ -43,5 +48,6 @@ export const ServiceLive = <A extends HttpServer.HttpServer | HttpRouter.HttpRou
     Layer.provideMerge(HttpAppLive),
     Layer.provideMerge(httpServer),
     Layer.provideMerge(WalletLive),
-    Layer.provideMerge(RequestGate.Default)
+    Layer.provideMerge(RequestGate.Default),
+    Layer.provide(Layer.merge(TracingOffLive, HttpSpansOffLive))
   )
