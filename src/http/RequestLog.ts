@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
-import { httpRequestDuration, httpRequests } from "../observability/Metrics.ts"
+import { httpRequestDuration, httpRequestsOf } from "../observability/Metrics.ts"
 import { RequestGate, shuttingDownError } from "./RequestGate.ts"
 import { currentRequestId, requestIdFrom, requestIdHeader, withRequestId } from "./RequestId.ts"
 
@@ -87,7 +87,7 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
         durationMs
       })
     )
-    yield* Metric.increment(Metric.tagged(Metric.tagged(httpRequests, "method", request.method), "status", String(status)))
+    yield* Metric.increment(httpRequestsOf(request.method, String(status)))
     yield* Metric.update(httpRequestDuration, durationMs / 1000)
     return yield* exit
   })

@@ -13,11 +13,10 @@ import type { WriteRequest, WriteType } from "../domain/Transaction.ts"
 import { type NewUser, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { type BulkWriteItem, writeCommand, type WriteResult } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
-import { walletWrites } from "../observability/Metrics.ts"
+import { walletWritesOf } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
 
-const countWrite = (type: WriteType, outcome: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
+const countWrite = (type: WriteType, outcome: string) => Metric.increment(walletWritesOf(type, outcome))
 
 const countOutcome = (type: WriteType) => <E extends { readonly code: string }>(exit: Exit.Exit<WriteResult, E>) =>
   Exit.match(exit, {
