@@ -57,6 +57,22 @@ const settings: Settings = {
   selected: selection(process.env.BENCH_ONLY)
 }
 
+/**
+ * BENCH_ENV_A / BENCH_ENV_B: `NAME=value,NAME=value` added to one variant's environment only,
+ * to compare settings (DATABASE_POOL_SIZE=4 against the default, say) with the same code.
+ */
+const environment = (name: string): Record<string, string> => {
+  const text = process.env[name]?.trim()
+  if (text === undefined || text === "") return {}
+  return Object.fromEntries(text.split(",").map((pair) => {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(pair.trim())
+    if (match === null) throw new Error(`${name} must be NAME=value pairs separated by commas, not ${pair}`)
+    return [match[1]!, match[2]!]
+  }))
+}
+const [envA, envB] = [environment("BENCH_ENV_A"), environment("BENCH_ENV_B")]
+const withEnv = (extra: Record<string, string>) => Object.keys(extra).length === 0 ? "" : `, ${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(", ")}`
+
 const baselineRevision = process.env.BENCH_BASELINE?.trim() || undefined
 const baseline: Baseline | undefined = baselineRevision === undefined ? undefined : await checkOutBaseline(baselineRevision)
 
@@ -64,12 +80,17 @@ const committerDescription =
   `WRITE_BATCH_MAX=${process.env.WRITE_BATCH_MAX ?? "service default"}, WRITE_QUEUE_MAX=${process.env.WRITE_QUEUE_MAX ?? "service default"}`
 const variants: ReadonlyArray<Variant> = baseline === undefined
   ? [
-    { label: "A", description: "one write per transaction (WRITE_BATCH_MAX=1)", env: { WRITE_BATCH_MAX: "1" } },
-    { label: "B", description: `group committer (${committerDescription})`, env: {} }
+    { label: "A", description: `one write per transaction (WRITE_BATCH_MAX=1${withEnv(envA)})`, env: { WRITE_BATCH_MAX: "1", ...envA } },
+    { label: "B", description: `group committer (${committerDescription}${withEnv(envB)})`, env: envB }
   ]
   : [
-    { label: "A", description: `baseline ${baseline.revision} (${baseline.commit}) (${committerDescription})`, env: {}, checkout: baseline.checkout },
-    { label: "B", description: `this checkout (${committerDescription})`, env: {} }
+    {
+      label: "A",
+      description: `baseline ${baseline.revision} (${baseline.commit}) (${committerDescription}${withEnv(envA)})`,
+      env: envA,
+      checkout: baseline.checkout
+    },
+    { label: "B", description: `this checkout (${committerDescription}${withEnv(envB)})`, env: envB }
   ]
 
 // Bun's fetch sends at most BUN_CONFIG_MAX_HTTP_REQUESTS (default 256) requests at once and
