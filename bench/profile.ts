@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkOutBaseline } from "./baseline.ts"
+import { processCpuMs } from "./procfs.ts"
 import { startService } from "./service.ts"
 import { makeRequests, setUpPlayers } from "./variant.ts"
 import { runWorkload, type Answer } from "./workload.ts"
@@ -40,7 +41,6 @@ interface CpuProfile {
 /** The layers of the service, first match wins. */
 const layers: ReadonlyArray<readonly [string, (frame: CallFrame) => boolean]> = [
   ["idle (event loop waiting)", (f) => f.functionName === "(idle)"],
-  ["garbage collector", (f) => f.functionName === "(garbage collector)"],
   ["middleware: request log, id, gate", (f) => /src\/http\/(RequestLog|RequestId|RequestGate)\.ts/.test(f.url)],
   ["middleware: edge errors, JSON depth", (f) => /src\/http\/(EdgeErrors|JsonDepth)\.ts/.test(f.url)],
   ["handlers, service, ledger (ours)", (f) => /\/src\/(http|wallet|ledger|domain)\//.test(f.url) || /\/src\/[A-Za-z]+\.ts/.test(f.url)],
@@ -133,7 +133,14 @@ const revision = process.env.PROFILE_REVISION?.trim() || undefined
 const baseline = revision === undefined ? undefined : await checkOutBaseline(revision)
 const folder = await mkdtemp(join(tmpdir(), "dino-profile-"))
 
-const windows: Array<{ readonly name: string; readonly fromUs: number; readonly toUs: number; readonly requests: number }> = []
+const windows: Array<{
+  readonly name: string
+  readonly fromUs: number
+  readonly toUs: number
+  readonly requests: number
+  /** The service process's CPU in the window (all its threads), from /proc. */
+  readonly cpuMs: number | undefined
+}> = []
 try {
   const service = await startService({}, {
     checkout: baseline?.checkout,
@@ -158,9 +165,13 @@ try {
     for (const [name, request] of workloads) {
       // A warm-up outside the window, so the JIT has compiled the path before it is measured.
       await runWorkload({ name, concurrency, seconds: 1, maxRequests: 1_000_000, request: (n) => request(n + 10_000_000) })
+      const cpuBefore = await processCpuMs(service.pid)
       const fromUs = Date.now() * 1000
       const result = await runWorkload({ name, concurrency, seconds, maxRequests: 1_000_000, request })
-      windows.push({ name, fromUs, toUs: Date.now() * 1000, requests: result.requests })
+      const toUs = Date.now() * 1000
+      const cpuAfter = await processCpuMs(service.pid)
+      const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
+      windows.push({ name, fromUs, toUs, requests: result.requests, cpuMs })
     }
   } finally {
     await service.stop()
@@ -175,22 +186,29 @@ try {
   const byWindow = windows.map((w) => ({ ...w, totals: selfTimeByLayer(profile, w.fromUs, w.toUs) }))
   const busy = (totals: Map<string, number>) =>
     [...totals].filter(([layer]) => layer !== layers[0]![0]).reduce((sum, [, us]) => sum + us, 0)
+  // The sampler stamps wall-clock time between samples, so on a busy machine a sample also
+  // stands for time the process waited for a core: the shares are right, the sums are not.
+  // Each layer gets its share of the CPU the process really used, from /proc.
+  const cpuPerRequestUs = (w: (typeof byWindow)[number]) => w.cpuMs === undefined ? undefined : (w.cpuMs * 1000) / w.requests
   console.log(`Profile of ${baseline === undefined ? "this checkout" : `${revision} (${baseline.commit})`}: ` +
-    `${seconds} s per workload at ${concurrency} clients; µs of service CPU (profiler samples: self time, a built-in's time put down to its caller) per request, and share of the busy time\n`)
+    `${seconds} s per workload at ${concurrency} clients. µs of service CPU per request by layer (its share of the profiler's ` +
+    `samples, a built-in's time put down to its caller, times the process's CPU per request from /proc), and the share\n`)
   console.log(`| layer | ${byWindow.map((w) => w.name).join(" | ")} |`)
   console.log(`|---|${byWindow.map(() => "---:").join("|")}|`)
   for (const [layer] of layers.slice(1)) {
     const cells = byWindow.map((w) => {
-      const us = w.totals.get(layer) ?? 0
-      return `${(us / w.requests).toFixed(0)} (${((us / busy(w.totals)) * 100).toFixed(0)} %)`
+      const share = (w.totals.get(layer) ?? 0) / busy(w.totals)
+      const perRequest = cpuPerRequestUs(w)
+      return `${perRequest === undefined ? "?" : (share * perRequest).toFixed(0)} (${(share * 100).toFixed(0)} %)`
     })
     console.log(`| ${layer} | ${cells.join(" | ")} |`)
   }
-  console.log(`| **busy, per request** | ${byWindow.map((w) => `**${(busy(w.totals) / w.requests).toFixed(0)}**`).join(" | ")} |`)
+  console.log(`| **service CPU per request (/proc)** | ${byWindow.map((w) => `**${cpuPerRequestUs(w)?.toFixed(0) ?? "?"}**`).join(" | ")} |`)
+  console.log(`| sampled busy time per request (wall clock) | ${byWindow.map((w) => (busy(w.totals) / w.requests).toFixed(0)).join(" | ")} |`)
   console.log(`| requests in the window | ${byWindow.map((w) => `${w.requests} (${(w.requests / ((w.toUs - w.fromUs) / 1e6)).toFixed(0)}/s)`).join(" | ")} |`)
   if (process.env.PROFILE_OUT) await Bun.write(`${process.env.PROFILE_OUT}.windows.json`, JSON.stringify(windows))
   for (const w of windows) {
-    console.log(`\nhottest functions, ${w.name} (µs self time per request):`)
+    console.log(`\nhottest functions, ${w.name} (µs of sampled self time per request, wall clock):`)
     for (const [name, us] of hottestFunctions(profile, w.fromUs, w.toUs, Number(process.env.PROFILE_TOP ?? 15))) {
       console.log(`  ${(us / w.requests).toFixed(1).padStart(6)}  ${name}`)
     }
