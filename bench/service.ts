@@ -51,11 +51,25 @@ const waitForHealth = async (baseUrl: string, child: ChildProcess, timeoutMs: nu
   throw new Error(`the service was not healthy within ${timeoutMs} ms`)
 }
 
+/** Where the service runs from, and how Bun is started. */
+export interface StartOptions {
+  /** The checkout whose `src/main.ts` runs (another revision for a baseline); default this one. */
+  readonly checkout?: string | undefined
+  /** Bun options before `run`, such as `--cpu-prof` for a profile. */
+  readonly bunArgs?: ReadonlyArray<string>
+}
+
+const thisCheckout = join(import.meta.dir, "..")
+
 /**
  * Starts the service with the bench's environment plus `overrides`, where an undefined value
  * removes the variable so the service's own default applies.
  */
-export const startService = async (overrides: Readonly<Record<string, string | undefined>> = {}): Promise<BenchService> => {
+export const startService = async (
+  overrides: Readonly<Record<string, string | undefined>> = {},
+  options: StartOptions = {}
+): Promise<BenchService> => {
+  const checkout = options.checkout ?? thisCheckout
   const port = await freePort()
   const cleanups: Array<() => Promise<void>> = []
   const env: Record<string, string> = {}
@@ -95,8 +109,9 @@ export const startService = async (overrides: Readonly<Record<string, string | u
       return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/postgres`
     }
   }
-  const child = spawn(join(import.meta.dir, "..", "node_modules", ".bin", "bun"), ["run", "src/main.ts"], {
-    cwd: join(import.meta.dir, ".."),
+  // The same Bun for every checkout, so a baseline differs from this one by its code only.
+  const child = spawn(join(thisCheckout, "node_modules", ".bin", "bun"), [...(options.bunArgs ?? []), "run", "src/main.ts"], {
+    cwd: checkout,
     env,
     stdio: ["ignore", "ignore", "inherit"]
   })

@@ -70,6 +70,8 @@ export const PgLive = Layer.unwrapEffect(
     return PgClient.layerFromPool({
       acquire,
       applicationName: "dino-wallet",
+      // For statements written elsewhere (migrations, tests): the ledger's own statements name
+      // their columns in camelCase and skip both transforms, which cost CPU on every row.
       transformResultNames: Str.snakeToCamel,
       transformQueryNames: Str.camelToSnake,
       // Stored response bodies are json whose keys (`_tag`, camelCase) must come back as written.

@@ -100,6 +100,17 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()(
   }
 }
 
+/** Too many keys in use: an operator revokes unused ones first (API_KEYS_MAX). */
+export class ApiKeyLimit extends Schema.TaggedError<ApiKeyLimit>()(
+  "ApiKeyLimit",
+  { code: errorCode("API_KEY_LIMIT"), message: Schema.String, limit: Schema.Number },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  static of(limit: number) {
+    return new ApiKeyLimit({ limit, message: `At most ${limit} API keys may be in use; revoke unused ones first` })
+  }
+}
+
 export class ApiKeyNotFound extends Schema.TaggedError<ApiKeyNotFound>()(
   "ApiKeyNotFound",
   { code: errorCode("API_KEY_NOT_FOUND"), message: Schema.String, keyId: Schema.String },

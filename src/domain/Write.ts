@@ -149,12 +149,34 @@ export interface ExpireCommand {
 /** Everything the committer takes: each command is one transaction, or none. */
 export type Command = KeyedCommand | ExpireCommand
 
-const fingerprintOf = (fields: Array<unknown>, metadata: Metadata) => {
+/** Who asked, under which key: the same for every command, never part of the fingerprint. */
+interface Origin {
+  readonly idempotencyKey: IdempotencyKey
+  readonly requestId: string | null
+  readonly createdBy: ApiKeyId | null
+}
+
+/**
+ * The text, key and fingerprint every command carries. `fields` are what makes two requests
+ * "the same" besides their description and metadata: the endpoint's type first.
+ */
+const commandBase = (
+  request: { readonly description?: string | undefined; readonly metadata?: Metadata | undefined },
+  fields: ReadonlyArray<unknown>,
+  origin: Origin
+): CommandBase => {
+  const description = request.description ?? null
+  const metadata = request.metadata ?? {}
   // Without metadata the fingerprint is what it was before metadata existed, so a retry that
   // spans an upgrade still matches its key.
   const pairs = canonicalMetadata(metadata)
-  if (pairs.length > 0) fields.push(pairs)
-  return createHash("sha256").update(JSON.stringify(fields)).digest("hex")
+  const fingerprinted = pairs.length > 0 ? [...fields, description, pairs] : [...fields, description]
+  return {
+    ...origin,
+    description,
+    metadata,
+    fingerprint: createHash("sha256").update(JSON.stringify(fingerprinted)).digest("hex")
+  }
 }
 
 export const writeCommand = (
@@ -163,23 +185,14 @@ export const writeCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): WriteCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Write",
-    type,
-    userId: request.userId,
-    assetCode: request.assetCode,
-    amount: request.amount,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf([type, request.userId, request.assetCode, request.amount, description], metadata)
-  }
-}
+): WriteCommand => ({
+  _tag: "Write",
+  type,
+  userId: request.userId,
+  assetCode: request.assetCode,
+  amount: request.amount,
+  ...commandBase(request, [type, request.userId, request.assetCode, request.amount], { idempotencyKey, requestId, createdBy })
+})
 
 const legOf = (leg: Leg): Leg => ({
   fromUserId: leg.fromUserId,
@@ -193,23 +206,15 @@ export const transferCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): TransferCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Transfer",
-    leg: legOf(request),
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(
-      ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount, description],
-      metadata
-    )
-  }
-}
+): TransferCommand => ({
+  _tag: "Transfer",
+  leg: legOf(request),
+  ...commandBase(
+    request,
+    ["TRANSFER", request.fromUserId, request.toUserId, request.assetCode, request.amount],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const multiLegCommand = (
   legs: Arr.NonEmptyReadonlyArray<Leg>,
@@ -217,23 +222,15 @@ export const multiLegCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): MultiLegCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "MultiLeg",
-    legs: Arr.map(legs, legOf),
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(
-      ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount]), description],
-      metadata
-    )
-  }
-}
+): MultiLegCommand => ({
+  _tag: "MultiLeg",
+  legs: Arr.map(legs, legOf),
+  ...commandBase(
+    request,
+    ["TRANSACTION", legs.map((leg) => [leg.fromUserId, leg.toUserId, leg.assetCode, leg.amount])],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const reversalCommand = (
   transactionId: TransactionId,
@@ -241,23 +238,17 @@ export const reversalCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): ReversalCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  const amount = request.amount ?? null
-  return {
-    _tag: "Reversal",
-    transactionId,
-    amount,
-    allowDebt: request.allowDebt,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(["REVERSAL", transactionId, amount, request.allowDebt, description], metadata)
-  }
-}
+): ReversalCommand => ({
+  _tag: "Reversal",
+  transactionId,
+  amount: request.amount ?? null,
+  allowDebt: request.allowDebt,
+  ...commandBase(
+    request,
+    ["REVERSAL", transactionId, request.amount ?? null, request.allowDebt],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const holdCommand = (
   holdId: HoldId,
@@ -265,27 +256,20 @@ export const holdCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): HoldCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Hold",
-    holdId,
-    userId: request.userId,
-    assetCode: request.assetCode,
-    amount: request.amount,
-    expiresInSeconds: request.expiresInSeconds,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(
-      ["HOLD", request.userId, request.assetCode, request.amount, request.expiresInSeconds, description],
-      metadata
-    )
-  }
-}
+): HoldCommand => ({
+  _tag: "Hold",
+  holdId,
+  userId: request.userId,
+  assetCode: request.assetCode,
+  amount: request.amount,
+  expiresInSeconds: request.expiresInSeconds,
+  // The hold's id is not part of it: a retry makes a new one, and replays the first hold.
+  ...commandBase(
+    request,
+    ["HOLD", request.userId, request.assetCode, request.amount, request.expiresInSeconds],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const captureCommand = (
   holdId: HoldId,
@@ -293,24 +277,17 @@ export const captureCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): CaptureCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  const amount = request.amount ?? null
-  const toUserId = request.toUserId ?? null
-  return {
-    _tag: "Capture",
-    holdId,
-    amount,
-    toUserId,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(["CAPTURE", holdId, amount, toUserId, description], metadata)
-  }
-}
+): CaptureCommand => ({
+  _tag: "Capture",
+  holdId,
+  amount: request.amount ?? null,
+  toUserId: request.toUserId ?? null,
+  ...commandBase(
+    request,
+    ["CAPTURE", holdId, request.amount ?? null, request.toUserId ?? null],
+    { idempotencyKey, requestId, createdBy }
+  )
+})
 
 export const voidCommand = (
   holdId: HoldId,
@@ -318,20 +295,11 @@ export const voidCommand = (
   idempotencyKey: IdempotencyKey,
   requestId: string | null = null,
   createdBy: ApiKeyId | null = null
-): VoidCommand => {
-  const description = request.description ?? null
-  const metadata = request.metadata ?? {}
-  return {
-    _tag: "Void",
-    holdId,
-    description,
-    metadata,
-    idempotencyKey,
-    requestId,
-    createdBy,
-    fingerprint: fingerprintOf(["VOID", holdId, description], metadata)
-  }
-}
+): VoidCommand => ({
+  _tag: "Void",
+  holdId,
+  ...commandBase(request, ["VOID", holdId], { idempotencyKey, requestId, createdBy })
+})
 
 export const expireCommand = (holdId: HoldId): ExpireCommand => ({
   _tag: "Expire",

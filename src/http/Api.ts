@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
-import { ApiKeyId, ApiKeyInfo, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey, type Scope } from "../domain/ApiKey.ts"
+import { ApiKeyId, ApiKeyInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey, type Scope } from "../domain/ApiKey.ts"
 import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
@@ -477,6 +477,7 @@ export class KeysApi extends HttpApiGroup.make("keys")
     HttpApiEndpoint.post("create", "/keys")
       .setPayload(NewApiKey)
       .addSuccess(CreatedApiKey, { status: 201 })
+      .addError(ApiKeyLimit)
       .middleware(AdminAccess)
       .annotate(OpenApi.Override, requiredScope("admin"))
       .annotate(OpenApi.Summary, "Create an API key; its secret is in this answer only")

@@ -34,13 +34,18 @@ export class ApiKeyRepository extends Effect.Service<ApiKeyRepository>()("ApiKey
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const insert = SqlSchema.single({
-      Request: NewKeyRow,
+    /**
+     * The new key, or none when `limit` keys are already in use (not revoked). Two creations at
+     * once may both pass the count: the limit bounds the table, it is not exact to the key.
+     */
+    const insert = SqlSchema.findOne({
+      Request: Schema.Struct({ key: NewKeyRow, limit: Schema.Number }),
       Result: ApiKeyRow,
-      execute: (key) =>
+      execute: ({ key, limit }) =>
         sql`
           INSERT INTO api_keys (name, scopes, key_hash)
-          VALUES (${key.name}, ${key.scopes}::varchar[], ${key.keyHash})
+          SELECT ${key.name}, ${key.scopes}::varchar[], ${key.keyHash}
+           WHERE (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) < ${limit}
           RETURNING id, name, scopes, key_hash, created_at, revoked_at`
     })
 
@@ -86,7 +91,7 @@ export class ApiKeyRepository extends Effect.Service<ApiKeyRepository>()("ApiKey
     })
 
     return {
-      insert: (key: NewKeyRow) => Effect.orDie(insert(key)),
+      insert: (key: NewKeyRow, limit: number) => Effect.orDie(insert({ key, limit })),
       insertFirst: (key: NewKeyRow) => Effect.orDie(insertFirst(key)),
       all: Effect.orDie(all(undefined)),
       revoke: (id: ApiKeyId) => Effect.orDie(revoke(id)),

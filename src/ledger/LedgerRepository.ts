@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
 import { AssetCode } from "../domain/Asset.ts"
+import { Balance } from "../domain/Money.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
 import { HoldId, HoldStatus } from "../domain/Hold.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
@@ -56,7 +57,7 @@ const WalletRow = Schema.Struct({
 const OriginalLegRow = Schema.Struct({
   transactionId: TransactionId,
   type: TransactionType,
-  /** The transaction's own asset and amount; null for a multi-leg transaction. */
+  /** The transaction's own amount; null for a multi-leg transaction. */
   transactionAmount: Schema.NullOr(Schema.Number),
   legIndex: Schema.Number,
   assetCode: AssetCode,
@@ -134,12 +135,31 @@ const HistoryRow = Schema.Struct({
 })
 export type HistoryRow = typeof HistoryRow.Type
 
-const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Schema.Number, held: Schema.Number })
+/** Decoded with the response's own field schemas, so the balances built from it need no second check. */
+const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Balance, held: Schema.Int })
+
+/** What the history statement is run with: the page asked for, its defaults applied. */
+const HistoryRequest = Schema.Struct({
+  userId: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number,
+  assetCode: Schema.UndefinedOr(Schema.String),
+  cursor: Schema.UndefinedOr(Schema.Number)
+})
+
+const BalancesRequest = Schema.Struct({ userId: Schema.Number, assetCode: Schema.UndefinedOr(Schema.String) })
 
 /**
  * The only module that speaks SQL. Infrastructure failures become defects here, so the
  * services above see domain outcomes only; every function expects to run inside the caller's
  * transaction where it writes.
+ *
+ * Every statement names its result columns in camelCase itself (`AS "assetCode"`) and runs
+ * `withoutTransform`: the client's snake_case-to-camelCase transform of every key of every row
+ * cost more CPU than the rest of the row's decoding (bench/README.md, "Where the CPU goes").
+ * No statement here builds an identifier from a name, so the transform of query names had
+ * nothing to do. Each SqlSchema query is built once, not per call: building one compiles its
+ * row decoder again.
  */
 export class LedgerRepository extends Effect.Service<LedgerRepository>()("LedgerRepository", {
   effect: Effect.gen(function*() {
@@ -161,43 +181,44 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         -- Not DO NOTHING: a WHERE false update still locks the used key's row until COMMIT,
         -- so the retention pruner (SKIP LOCKED) cannot delete it before storedRecords reads it.
         ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key WHERE false
-        RETURNING key, created_at`.pipe(
+        RETURNING key, created_at AS "createdAt"`.withoutTransform.pipe(
         Effect.map((rows) => ({ keys: new Set(rows.map((row) => row.key)), createdAt: rows[0]?.createdAt }))
       )
 
     /** The stored outcomes of keys already used, by key. */
+    const findStoredRecords = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: StoredRecordRow,
+      execute: (keys) =>
+        sql`
+          SELECT key, fingerprint, outcome, response_body AS "responseBody", request_id AS "requestId"
+            FROM idempotency_records WHERE key = ANY(${keys}::varchar[])`.withoutTransform
+    })
     const storedRecords = (keys: ReadonlyArray<IdempotencyKey>) =>
-      SqlSchema.findAll({
-        Request: Schema.Array(Schema.String),
-        Result: StoredRecordRow,
-        execute: (keys) =>
-          sql`
-            SELECT key, fingerprint, outcome, response_body, request_id
-              FROM idempotency_records WHERE key = ANY(${keys}::varchar[])`
-      })(keys).pipe(
+      findStoredRecords(keys).pipe(
         Effect.map((rows) =>
           new Map(rows.map((row): [string, IdempotencyRecord] => [row.key, row]))
         )
       )
 
     /** One row per (user, asset) asked for: the user's kind, whether the asset exists, both wallets. */
-    const findAccounts = (accounts: ReadonlyArray<{ readonly userId: UserId; readonly assetCode: AssetCode }>) =>
-      SqlSchema.findAll({
-        Request: Schema.Array(Schema.Struct({ userId: Schema.Number, assetCode: Schema.String })),
-        Result: AccountRow,
-        execute: (accounts) =>
-          sql`
-            SELECT r.user_id, r.asset_code, u.kind AS user_kind, a.code IS NOT NULL AS asset_exists,
-                   w.id AS wallet_id, t.id AS treasury_wallet_id, e.id AS escrow_user_id, ew.id AS escrow_wallet_id
-              FROM unnest(${accounts.map((a) => a.userId)}::bigint[], ${accounts.map((a) => a.assetCode)}::varchar[])
-                   AS r (user_id, asset_code)
-              LEFT JOIN users u ON u.id = r.user_id
-              LEFT JOIN assets a ON a.code = r.asset_code
-              LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
-              LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code
-              LEFT JOIN users e ON lower(e.username) = 'escrow' AND e.kind = 'SYSTEM'
-              LEFT JOIN wallets ew ON ew.user_id = e.id AND ew.asset_code = a.code`
-      })(accounts)
+    const findAccounts = SqlSchema.findAll({
+      Request: Schema.Array(Schema.Struct({ userId: Schema.Number, assetCode: Schema.String })),
+      Result: AccountRow,
+      execute: (accounts) =>
+        sql`
+          SELECT r.user_id AS "userId", r.asset_code AS "assetCode", u.kind AS "userKind",
+                 a.code IS NOT NULL AS "assetExists", w.id AS "walletId", t.id AS "treasuryWalletId",
+                 e.id AS "escrowUserId", ew.id AS "escrowWalletId"
+            FROM unnest(${accounts.map((a) => a.userId)}::bigint[], ${accounts.map((a) => a.assetCode)}::varchar[])
+                 AS r (user_id, asset_code)
+            LEFT JOIN users u ON u.id = r.user_id
+            LEFT JOIN assets a ON a.code = r.asset_code
+            LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
+            LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code
+            LEFT JOIN users e ON lower(e.username) = 'escrow' AND e.kind = 'SYSTEM'
+            LEFT JOIN wallets ew ON ew.user_id = e.id AND ew.asset_code = a.code`.withoutTransform
+    })
 
     /**
      * Wallets are opened with the user for every asset that exists then; an asset added later
@@ -210,7 +231,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         INSERT INTO wallets (user_id, owner_kind, asset_code)
         SELECT * FROM unnest(${wallets.map((w) => w.userId)}::bigint[], ${wallets.map((w) => w.ownerKind)}::varchar[],
                              ${wallets.map((w) => w.assetCode)}::varchar[])
-        ON CONFLICT (user_id, asset_code) DO NOTHING`.pipe(Effect.asVoid)
+        ON CONFLICT (user_id, asset_code) DO NOTHING`.withoutTransform.pipe(Effect.asVoid)
 
     const lockWallets = SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
@@ -218,7 +239,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       // Every writer locks its wallets in ascending id order, so two writers over the same
       // wallets (every topup touches the treasury) queue behind each other but never deadlock.
       execute: (ids) =>
-        sql`SELECT id, user_id, owner_kind, balance, max_debt FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`
+        sql`
+          SELECT id, user_id AS "userId", owner_kind AS "ownerKind", balance, max_debt AS "maxDebt"
+            FROM wallets WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`.withoutTransform
     })
 
     /**
@@ -231,14 +254,16 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       Result: HoldRow,
       execute: (ids) =>
         sql`
-          SELECT h.id, h.user_id, h.asset_code, h.amount, h.captured_amount, h.status, h.expires_at, h.created_at,
-                 h.hold_transaction_id, h.settlement_transaction_id, h.settled_at,
-                 (SELECT e.id FROM users e WHERE lower(e.username) = 'escrow' AND e.kind = 'SYSTEM') AS escrow_user_id
-            FROM holds h WHERE h.id = ANY(${ids}::uuid[]) ORDER BY h.id FOR UPDATE OF h`
+          SELECT h.id, h.user_id AS "userId", h.asset_code AS "assetCode", h.amount, h.captured_amount AS "capturedAmount",
+                 h.status, h.expires_at AS "expiresAt", h.created_at AS "createdAt",
+                 h.hold_transaction_id AS "holdTransactionId", h.settlement_transaction_id AS "settlementTransactionId",
+                 h.settled_at AS "settledAt",
+                 (SELECT e.id FROM users e WHERE lower(e.username) = 'escrow' AND e.kind = 'SYSTEM') AS "escrowUserId"
+            FROM holds h WHERE h.id = ANY(${ids}::uuid[]) ORDER BY h.id FOR UPDATE OF h`.withoutTransform
     })
 
     /** The database transaction's start time, which every row a batch writes carries. */
-    const transactionTime = sql<{ now: Date }>`SELECT now()`.pipe(Effect.map((rows) => rows[0]!.now))
+    const transactionTime = sql<{ now: Date }>`SELECT now() AS now`.withoutTransform.pipe(Effect.map((rows) => rows[0]!.now))
 
     /**
      * The legs of transactions to reverse, each with its DEBIT and CREDIT wallets, in leg
@@ -250,16 +275,17 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       Result: OriginalLegRow,
       execute: (ids) =>
         sql`
-          SELECT t.id AS transaction_id, t.type, t.amount AS transaction_amount, d.leg_index, d.asset_code, d.amount,
-                 d.wallet_id AS debit_wallet_id, dw.user_id AS debit_user_id,
-                 c.wallet_id AS credit_wallet_id, cw.user_id AS credit_user_id
+          SELECT t.id AS "transactionId", t.type, t.amount AS "transactionAmount", d.leg_index AS "legIndex",
+                 d.asset_code AS "assetCode", d.amount,
+                 d.wallet_id AS "debitWalletId", dw.user_id AS "debitUserId",
+                 c.wallet_id AS "creditWalletId", cw.user_id AS "creditUserId"
             FROM transactions t
             JOIN ledger_entries d ON d.transaction_id = t.id AND d.entry_type = 'DEBIT'
             JOIN ledger_entries c ON c.transaction_id = t.id AND c.leg_index = d.leg_index AND c.entry_type = 'CREDIT'
             JOIN wallets dw ON dw.id = d.wallet_id
             JOIN wallets cw ON cw.id = c.wallet_id
            WHERE t.id = ANY(${ids}::uuid[])
-           ORDER BY t.id, d.leg_index`
+           ORDER BY t.id, d.leg_index`.withoutTransform
     })
 
     /**
@@ -267,13 +293,16 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
      * wallets are locked: every reversal of a transaction locks the same wallets (its
      * original's), so this sees every reversal committed before this batch's.
      */
+    const findReversedAmounts = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: Schema.Struct({ transactionId: TransactionId, reversed: Schema.Number }),
+      execute: (ids) =>
+        sql`
+          SELECT transaction_id AS "transactionId", reversed
+            FROM transaction_reversals WHERE transaction_id = ANY(${ids}::uuid[])`.withoutTransform
+    })
     const reversedAmounts = (ids: ReadonlyArray<TransactionId>) =>
-      SqlSchema.findAll({
-        Request: Schema.Array(Schema.String),
-        Result: Schema.Struct({ transactionId: TransactionId, reversed: Schema.Number }),
-        execute: (ids) =>
-          sql`SELECT transaction_id, reversed FROM transaction_reversals WHERE transaction_id = ANY(${ids}::uuid[])`
-      })(ids).pipe(Effect.map((rows) => new Map(rows.map((row) => [row.transactionId, row.reversed]))))
+      findReversedAmounts(ids).pipe(Effect.map((rows) => new Map(rows.map((row) => [row.transactionId, row.reversed]))))
 
     /**
      * One statement for everything a batch writes: its transactions, their legs' DEBIT and
@@ -296,6 +325,11 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       }
       const balances = Array.from(batch.balances)
       const { newHolds, settled } = batch
+      // The stored bodies travel as one JSON array, the n-th element for the n-th record: as a
+      // text[] each body went through pg's array-literal escaping, quote by quote, which cost
+      // more CPU than the rest of the statement. A json value keeps its text as written, and
+      // each element is exactly JSON.stringify of its body, so a replay is the same bytes.
+      const responseBodies = JSON.stringify(batch.records.map((r) => r.responseBody))
       return sql<{ createdAt: Date }>`
         WITH inserted AS (
           INSERT INTO transactions (id, type, asset_code, amount, description, metadata, created_by, reverses)
@@ -318,14 +352,14 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
            WHERE wallets.id = b.id
         ), recorded AS (
           UPDATE idempotency_records
-             SET fingerprint = r.fingerprint, outcome = r.outcome, response_body = r.body::json,
+             SET fingerprint = r.fingerprint, outcome = r.outcome, response_body = body.value,
                  transaction_id = r.transaction_id, request_id = r.request_id
             FROM unnest(${batch.records.map((r) => r.key)}::varchar[], ${batch.records.map((r) => r.fingerprint)}::char(64)[],
                         ${batch.records.map((r) => r.outcome)}::varchar[],
-                        ${batch.records.map((r) => JSON.stringify(r.responseBody))}::text[],
                         ${batch.records.map((r) => r.transactionId)}::uuid[],
                         ${batch.records.map((r) => r.requestId)}::varchar[])
-                 AS r (key, fingerprint, outcome, body, transaction_id, request_id)
+                 WITH ORDINALITY AS r (key, fingerprint, outcome, transaction_id, request_id, n)
+            JOIN json_array_elements(${responseBodies}::json) WITH ORDINALITY AS body (value, n) ON body.n = r.n
            WHERE idempotency_records.key = r.key
         ), freed AS (
           DELETE FROM idempotency_records WHERE key = ANY(${batch.freedKeys}::varchar[])
@@ -348,7 +382,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                  AS s (id, status, captured_amount, transaction_id, settled_at)
            WHERE holds.id = s.id
         )
-        SELECT 1`.pipe(Effect.asVoid)
+        SELECT 1`.withoutTransform.pipe(Effect.asVoid)
     }
 
     const findUserAndAsset = SqlSchema.single({
@@ -356,29 +390,29 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       Result: Schema.Struct({ userExists: Schema.Boolean, assetExists: Schema.Boolean }),
       execute: ({ assetCode, userId }) =>
         sql`
-          SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS user_exists,
-                 (${assetCode}::varchar IS NULL OR EXISTS (SELECT 1 FROM assets WHERE code = ${assetCode})) AS asset_exists`
+          SELECT EXISTS (SELECT 1 FROM users WHERE id = ${userId}) AS "userExists",
+                 (${assetCode}::varchar IS NULL OR EXISTS (SELECT 1 FROM assets WHERE code = ${assetCode})) AS "assetExists"`
+            .withoutTransform
     })
 
     /**
      * Every asset (or the one asked for), with 0 where the user has no wallet for it. No rows
      * when the user or the asset does not exist.
      */
-    const balances = (userId: UserId, assetCode: AssetCode | undefined) =>
-      SqlSchema.findAll({
-        Request: Schema.Void,
-        Result: BalanceRow,
-        execute: () =>
-          sql`
-            SELECT a.code AS asset_code, coalesce(w.balance, 0) AS balance,
-                   coalesce((SELECT sum(h.amount) FROM holds h
-                              WHERE h.user_id = u.id AND h.asset_code = a.code AND h.status = 'HELD'), 0)::bigint AS held
-              FROM users u
-              CROSS JOIN assets a
-              LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
-             WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
-             ORDER BY a.code`
-      })(undefined)
+    const balances = SqlSchema.findAll({
+      Request: BalancesRequest,
+      Result: BalanceRow,
+      execute: ({ assetCode, userId }) =>
+        sql`
+          SELECT a.code AS "assetCode", coalesce(w.balance, 0) AS balance,
+                 coalesce((SELECT sum(h.amount) FROM holds h
+                            WHERE h.user_id = u.id AND h.asset_code = a.code AND h.status = 'HELD'), 0)::bigint AS held
+            FROM users u
+            CROSS JOIN assets a
+            LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
+           WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
+           ORDER BY a.code`.withoutTransform
+    })
 
     /**
      * The balances as they were at `at`: each wallet's balance after its last entry created
@@ -403,7 +437,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
               CROSS JOIN assets a
               LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
              WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
-             ORDER BY a.code`
+             ORDER BY a.code`.withoutTransform
       })(undefined)
 
     /**
@@ -412,36 +446,34 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
      * far as the page reaches, and only the page is joined to its transactions: walking the
      * whole ledger backwards for one player's entries grew with everyone else's writes.
      */
-    const history = (userId: UserId, query: HistoryPageRequest) => {
-      const reach = query.offset + query.limit + 1
-      return SqlSchema.findAll({
-        Request: Schema.Void,
-        Result: HistoryRow,
-        execute: () =>
-          sql`
-            SELECT e.id, e.transaction_id, t.type, e.asset_code, e.entry_type, e.amount, e.balance_after,
-                   t.description, t.metadata, t.created_by, e.created_at
-              FROM (
-                SELECT page.* FROM wallets w
-                 CROSS JOIN LATERAL (
-                   SELECT * FROM ledger_entries e
-                    WHERE e.wallet_id = w.id AND ${query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`}
-                    ORDER BY e.id DESC
-                    LIMIT ${reach}
-                 ) page
-                 WHERE ${
-            sql.and([
-              sql`w.user_id = ${userId}`,
-              query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`
-            ])
-          }
-                 ORDER BY page.id DESC
-                 LIMIT ${query.limit + 1} OFFSET ${query.offset}
-              ) e
-              JOIN transactions t ON t.id = e.transaction_id
-             ORDER BY e.id DESC`
-      })(undefined)
-    }
+    const history = SqlSchema.findAll({
+      Request: HistoryRequest,
+      Result: HistoryRow,
+      execute: (query) =>
+        sql`
+          SELECT e.id, e.transaction_id AS "transactionId", t.type, e.asset_code AS "assetCode",
+                 e.entry_type AS "entryType", e.amount, e.balance_after AS "balanceAfter",
+                 t.description, t.metadata, t.created_by AS "createdBy", e.created_at AS "createdAt"
+            FROM (
+              SELECT page.* FROM wallets w
+               CROSS JOIN LATERAL (
+                 SELECT * FROM ledger_entries e
+                  WHERE e.wallet_id = w.id AND ${query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`}
+                  ORDER BY e.id DESC
+                  LIMIT ${query.offset + query.limit + 1}
+               ) page
+               WHERE ${
+          sql.and([
+            sql`w.user_id = ${query.userId}`,
+            query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`
+          ])
+        }
+               ORDER BY page.id DESC
+               LIMIT ${query.limit + 1} OFFSET ${query.offset}
+            ) e
+            JOIN transactions t ON t.id = e.transaction_id
+           ORDER BY e.id DESC`.withoutTransform
+    })
 
     /** The user and a wallet per existing asset, in one statement. None when the name is taken. */
     const createUser = SqlSchema.findOne({
@@ -457,7 +489,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
             INSERT INTO wallets (user_id, owner_kind, asset_code)
             SELECT created.id, created.kind, assets.code FROM created CROSS JOIN assets
           )
-          SELECT id FROM created`
+          SELECT id FROM created`.withoutTransform
     })
 
     /**
@@ -475,9 +507,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
             LIMIT ${limit}
             FOR UPDATE SKIP LOCKED
          )
-        RETURNING key`.pipe(Effect.map((rows) => rows.length))
+        RETURNING key`.withoutTransform.pipe(Effect.map((rows) => rows.length))
 
-    const ping = sql`SELECT 1`.pipe(Effect.asVoid)
+    const ping = sql`SELECT 1`.withoutTransform.pipe(Effect.asVoid)
 
     return {
       claimKeys: (claims: ReadonlyArray<{ readonly key: IdempotencyKey; readonly fingerprint: string }>) =>
@@ -489,17 +521,17 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         wallets: ReadonlyArray<{ readonly userId: UserId; readonly ownerKind: UserKind; readonly assetCode: AssetCode }>
       ) => Effect.orDie(openWallets(wallets)),
       lockWallets: (ids: ReadonlyArray<WalletId>) => Effect.orDie(lockWallets(ids)),
-      findOriginals: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(findOriginals(ids)),
       lockHolds: (ids: ReadonlyArray<HoldId>) => Effect.orDie(lockHolds(ids)),
       transactionTime: Effect.orDie(transactionTime),
+      findOriginals: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(findOriginals(ids)),
       reversedAmounts: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(reversedAmounts(ids)),
       writeBatch: (batch: BatchWrites) => Effect.orDie(writeBatch(batch)),
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),
-      balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances(userId, assetCode)),
+      balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances({ userId, assetCode })),
       balancesAt: (userId: UserId, assetCode: AssetCode | undefined, at: Date) =>
         Effect.orDie(balancesAt(userId, assetCode, at)),
-      history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history(userId, query)),
+      history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history({ userId, ...query })),
       createUser: (username: Username) => Effect.orDie(createUser(username)),
       pruneIdempotencyRecords,
       /** Fails (typed) when the database does not answer: health reports it rather than dying. */

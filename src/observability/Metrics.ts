@@ -41,3 +41,28 @@ export const idempotencyRecordsPruned = Metric.counter("wallet_idempotency_recor
   description: "Idempotency records deleted after IDEMPOTENCY_RETENTION",
   incremental: true
 })
+
+/**
+ * A metric with two labels set, made once per pair of values. `Metric.tagged` makes a new
+ * metric whose key is built and hashed again to find its state in the registry on every update;
+ * the service counts every request, so the pairs are kept. The values are bounded as the labels
+ * themselves must be (methods Bun accepts, status codes, write types, error codes).
+ */
+const withLabels = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, first: string, second: string) => {
+  const made = new Map<string, Metric.Metric<Type, In, Out>>()
+  return (firstValue: string, secondValue: string) => {
+    const key = `${firstValue}\u0000${secondValue}`
+    let labelled = made.get(key)
+    if (labelled === undefined) {
+      labelled = Metric.tagged(Metric.tagged(metric, first, firstValue), second, secondValue)
+      made.set(key, labelled)
+    }
+    return labelled
+  }
+}
+
+/** `http_requests_total{method, status}`. */
+export const httpRequestsOf = withLabels(httpRequests, "method", "status")
+
+/** `wallet_writes_total{type, outcome}`. */
+export const walletWritesOf = withLabels(walletWrites, "type", "outcome")

@@ -14,6 +14,7 @@ import {
   AdminApiKeyMinChars,
   ApiKeyId,
   ApiKeyInfo,
+  ApiKeyLimit,
   ApiKeyList,
   ApiKeyNotFound,
   ApiKeyPrefix,
@@ -43,7 +44,12 @@ export const AuthConfig = Config.all({
     Config.option,
     Config.map(Option.filter((key) => Redacted.value(key) !== ""))
   ),
-  disabled: Config.boolean("AUTH_DISABLED").pipe(Config.withDefault(false))
+  disabled: Config.boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
+  /** Keys in use (not revoked) at most: every one is held in memory and re-read each second. */
+  keysMax: Config.integer("API_KEYS_MAX").pipe(
+    Config.validate({ message: "Expected an integer from 1 to 100000", validation: (n) => n >= 1 && n <= 100_000 }),
+    Config.withDefault(1_000)
+  )
 })
 
 /**
@@ -154,7 +160,9 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("ApiKeys", {
 
     const create = Effect.fn("ApiKeys.create")(function*(request: NewApiKey) {
       const secret = newSecret()
-      const row = yield* repository.insert({ name: request.name, scopes: request.scopes, keyHash: sha256(secret) })
+      const inserted = yield* repository.insert({ name: request.name, scopes: request.scopes, keyHash: sha256(secret) }, config.keysMax)
+      if (Option.isNone(inserted)) return yield* Effect.fail(ApiKeyLimit.of(config.keysMax))
+      const row = inserted.value
       yield* reload
       yield* Effect.logInfo("API key created").pipe(Effect.annotateLogs({ keyId: row.id, name: row.name, scopes: row.scopes }))
       return new CreatedApiKey({ keyId: row.id, key: secret, name: row.name, scopes: row.scopes, createdAt: row.createdAt })

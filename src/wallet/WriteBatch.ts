@@ -516,13 +516,14 @@ const replayOf = (command: KeyedCommand, record: IdempotencyRecord): WriteExit =
     : Exit.fail(IdempotencyKeyReused.of(command.idempotencyKey))
 
 /**
- * Commits a batch of writes as ONE database transaction with a constant number of statements,
- * whatever its size: claim every key, read the records of keys already used, find the
- * accounts (opening missing wallets), lock every wallet in ascending id order, apply the
- * postings in order in memory with the pure rules of domain/, and write everything in one
- * statement. Each command keeps its own outcome, exactly as if the commands had come one after
- * another: a refused posting fails alone, and a key met twice is applied by its first command
- * and replayed (or refused as reused) for the later ones.
+ * Commits a batch of writes (v1 writes, transfers, multi-leg transactions) as ONE database
+ * transaction with a constant number of statements, whatever its size and its number of legs:
+ * claim every key, read the records of keys already used, find the accounts (opening missing
+ * wallets), lock every wallet in ascending id order, apply each command's legs in order in
+ * memory with the pure rules of domain/, and write everything in one statement. Each command
+ * keeps its own outcome, exactly as if the commands had come one after another: a refused
+ * command fails alone (all its legs undone), and a key met twice is applied by its first
+ * command and replayed (or refused as reused) for the later ones.
  *
  * Infrastructure failures are defects of the whole batch; the committer decides what to do.
  */

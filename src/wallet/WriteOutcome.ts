@@ -9,7 +9,7 @@ import { TransactionNotFound } from "../domain/Lookup.ts"
 import { AlreadyReversed, NotReversible } from "../domain/Reversal.ts"
 import { DebtLimit, type WriteType } from "../domain/Transaction.ts"
 import { type AnyReceipt, WriteResult } from "../domain/Write.ts"
-import { walletWrites } from "../observability/Metrics.ts"
+import { walletWritesOf } from "../observability/Metrics.ts"
 
 /**
  * What every write use case does around the committer, whichever service it belongs to
@@ -20,8 +20,7 @@ import { walletWrites } from "../observability/Metrics.ts"
 /** The metric's type label: a v1 write's type, or the kind of a ledger v2 write. */
 export type WriteLabel = WriteType | "TRANSFER" | "TRANSACTION" | "REVERSAL" | "HOLD" | "CAPTURE" | "VOID"
 
-const countWrite = (type: WriteLabel, outcome: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(walletWrites, "type", type), "outcome", outcome))
+const countWrite = (type: WriteLabel, outcome: string) => Metric.increment(walletWritesOf(type, outcome))
 
 export const countOutcome = (type: WriteLabel) => <E extends { readonly code: string }>(exit: Exit.Exit<WriteResult, E>) =>
   Exit.match(exit, {

@@ -72,6 +72,26 @@ describe("create and list", () => {
   })
 })
 
+describe("the limit", () => {
+  test("past API_KEYS_MAX keys in use, creating one is 409 API_KEY_LIMIT; revoking one makes room", async () => {
+    const limited = await startService({ API_KEYS_MAX: "2" })
+    try {
+      const make = (name: string) => postJson(limited, "/api/keys", { name, scopes: ["read"] })
+      const first = await make("one")
+      expect(first.status).toBe(201)
+      expect((await make("two")).status).toBe(201)
+      const refused = await make("three")
+      expect(refused).toMatchObject({ status: 409, body: { code: "API_KEY_LIMIT", limit: 2 } })
+      const listed = await getJson(limited, "/api/keys")
+      expect((listed.body.items as Array<unknown>).length).toBe(2)
+      expect((await limited.fetch(`/api/keys/${first.body.keyId}`, { method: "DELETE" })).status).toBe(200)
+      expect((await make("three")).status).toBe(201)
+    } finally {
+      await limited.dispose()
+    }
+  })
+})
+
 describe("revoke", () => {
   test("a revoked key is refused at once; revoking again keeps the first time; unknown ids are 404", async () => {
     const created = await createKey("to be revoked", ["read"])
