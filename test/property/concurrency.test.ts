@@ -76,6 +76,7 @@ type SettleStep =
   | { readonly _tag: "Capture"; readonly of: number; readonly amount: number | null; readonly toPlayer: number | null }
   | { readonly _tag: "Void"; readonly of: number }
   | { readonly _tag: "Reverse"; readonly of: number; readonly amount: number | null; readonly allowDebt: boolean }
+  | { readonly _tag: "ReverseOpening"; readonly of: number; readonly allowDebt: boolean }
   | { readonly _tag: "Write"; readonly kind: WriteKind; readonly user: number; readonly asset: number; readonly amount: number }
   | { readonly _tag: "Retry"; readonly of: number }
 
@@ -151,6 +152,12 @@ const settleStepArbitrary = (users: number): fc.Arbitrary<SettleStep> =>
         amount: fc.option(fc.integer({ min: 1, max: 150 }), { freq: 2 }),
         allowDebt: fc.boolean()
       })
+    },
+    {
+      // An opening balance reversed whole after the first storm spent some of it: into debt (or
+      // past the debt limit) with allowDebt, INSUFFICIENT_FUNDS without.
+      weight: 3,
+      arbitrary: fc.record({ _tag: fc.constant("ReverseOpening" as const), of: fc.nat(), allowDebt: fc.boolean() })
     },
     {
       weight: 2,
@@ -246,6 +253,7 @@ const materialiseSettle = (
   userIds: ReadonlyArray<number>,
   holdIds: ReadonlyArray<string>,
   transactionIds: ReadonlyArray<string>,
+  openingIds: ReadonlyArray<string>,
   run: string
 ): Array<Request> => {
   const requests: Array<Request> = []
@@ -271,6 +279,16 @@ const materialiseSettle = (
           kind: "reverse",
           transactionId: transactionIds[step.of % transactionIds.length]!,
           amount: step.amount,
+          allowDebt: step.allowDebt,
+          key
+        })
+        break
+      case "ReverseOpening":
+        if (openingIds.length === 0) break
+        requests.push({
+          kind: "reverse",
+          transactionId: openingIds[step.of % openingIds.length]!,
+          amount: null,
           allowDebt: step.allowDebt,
           key
         })
@@ -434,6 +452,8 @@ const checkPlan = async (
   }
   // Opening balances, applied one by one before the storm.
   const opening = new Map<string, number>()
+  /** The opening topups, which the second storm reverses too: by then the players spent some of them. */
+  const openingTransactions: Array<{ readonly transactionId: string; readonly amount: number }> = []
   for (const [u, userId] of userIds.entries()) {
     for (const [a, asset] of assets.entries()) {
       const amount = plan.opening[u * assets.length + a]!
@@ -441,6 +461,15 @@ const checkPlan = async (
       if (amount > 0) {
         const funded = await postJson(service, "/api/wallets/topup", { userId, assetCode: asset, amount, idempotencyKey: `${run}-open-${u}-${a}` })
         expect(funded.status).toBe(201)
+        openingTransactions.push({ transactionId: funded.body.transactionId as string, amount })
+        if (maxDebt[asset]! > 0) {
+          // Some of an opening balance that may go into debt is spent at once, so that reversing
+          // its topup with allowDebt goes below zero unless the storm credited the player since.
+          const spent = Math.min(amount, 50)
+          const spend = await postJson(service, "/api/wallets/spend", { userId, assetCode: asset, amount: spent, idempotencyKey: `${run}-open-spend-${u}-${a}` })
+          expect(spend.status).toBe(201)
+          opening.set(`${userId}/${asset}`, amount - spent)
+        }
       }
     }
   }
@@ -454,7 +483,14 @@ const checkPlan = async (
   const holdIds = Array.from(new Set(appliedFirst.flatMap(({ body, request }) => request.kind === "hold" ? [body.holdId as string] : [])))
   const transactionIds = Array.from(new Set(appliedFirst.map(({ body }) => body.transactionId as string)))
   if (plan.pauseMs > 0) await Bun.sleep(plan.pauseMs)
-  const second = materialiseSettle(plan.settle, userIds, holdIds, transactionIds, run)
+  const second = materialiseSettle(
+    plan.settle,
+    userIds,
+    holdIds,
+    transactionIds,
+    openingTransactions.map((opened) => opened.transactionId),
+    run
+  )
   const secondResponses = await Promise.all(second.map((request) => send(service, request)))
   const requests = [...first, ...second]
   const responses = [...firstResponses, ...secondResponses]
@@ -510,7 +546,8 @@ const checkPlan = async (
       if (request.kind === "capture") reached.capture++
       if (request.kind === "void") reached.void++
       if (request.kind === "reverse") reached.reversal++
-      if (request.kind === "reverse" && (response.body.legs as Array<ReceiptLeg>).some((leg) => leg.fromBalance < 0)) {
+      const players = new Set(userIds)
+      if (request.kind === "reverse" && (response.body.legs as Array<ReceiptLeg>).some((leg) => players.has(leg.fromUserId) && leg.fromBalance < 0)) {
         reached.reversalIntoDebt++
       }
     }
@@ -586,12 +623,15 @@ const checkPlan = async (
   const heldModel = new Map<string, { key: string; amount: number; status: string }>()
   const reversedModel = new Map<string, number>()
   /** What each first-storm transaction may be reversed by: its amount, or 1 (whole) for a multi-leg one. */
-  const reversible = new Map(appliedFirst.map(({ body, request }) => [
-    body.transactionId as string,
-    request.kind === "multileg"
-      ? { multiLeg: true, amount: 1 }
-      : { multiLeg: false, amount: request.kind === "transfer" ? request.leg.amount : "amount" in request ? request.amount ?? 0 : 0 }
-  ]))
+  const reversible = new Map([
+    ...appliedFirst.map(({ body, request }) => [
+      body.transactionId as string,
+      request.kind === "multileg"
+        ? { multiLeg: true, amount: 1 }
+        : { multiLeg: false, amount: request.kind === "transfer" ? request.leg.amount : "amount" in request ? request.amount ?? 0 : 0 }
+    ] as const),
+    ...openingTransactions.map(({ amount, transactionId }) => [transactionId, { multiLeg: false, amount }] as const)
+  ])
   for (const { legs, request, transactionId } of sequence) {
     const debtAllowed = request?.kind === "reverse" && request.allowDebt
     for (const leg of legs) {
