@@ -23,9 +23,13 @@ ALTER TABLE transactions
            AND (type NOT IN ('TRANSACTION', 'CAPTURE') OR asset_code IS NULL)
            AND (type IN ('TRANSACTION', 'REVERSAL', 'CAPTURE') OR asset_code IS NOT NULL));
 
--- The escrow. A player who registered this name before would make this migration fail, loudly,
--- rather than have a player's wallet hold everyone's held funds.
-INSERT INTO users (username, kind) VALUES ('escrow', 'SYSTEM');
+-- The escrow, under a name no player can have: players' names are [A-Za-z0-9_.-]{1,64} (the API
+-- and this CHECK), and a system account's may instead be '$' and lower-case letters, so a player
+-- who registered "escrow" before does not stop this migration or pose as the escrow.
+ALTER TABLE users DROP CONSTRAINT users_username_check;
+ALTER TABLE users ADD CONSTRAINT users_username_check
+  CHECK (username ~ '^[A-Za-z0-9_.-]{1,64}$' OR (kind = 'SYSTEM' AND username ~ '^\$[a-z]{1,63}$'));
+INSERT INTO users (username, kind) VALUES ('$escrow', 'SYSTEM');
 
 CREATE TABLE holds (
   id                        uuid         PRIMARY KEY,

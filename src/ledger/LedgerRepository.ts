@@ -216,7 +216,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
             LEFT JOIN assets a ON a.code = r.asset_code
             LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
             LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code
-            LEFT JOIN users e ON lower(e.username) = 'escrow' AND e.kind = 'SYSTEM'
+            LEFT JOIN users e ON e.username = '$escrow' AND e.kind = 'SYSTEM'
             LEFT JOIN wallets ew ON ew.user_id = e.id AND ew.asset_code = a.code`.withoutTransform
     })
 
@@ -258,7 +258,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                  h.status, h.expires_at AS "expiresAt", h.created_at AS "createdAt",
                  h.hold_transaction_id AS "holdTransactionId", h.settlement_transaction_id AS "settlementTransactionId",
                  h.settled_at AS "settledAt",
-                 (SELECT e.id FROM users e WHERE lower(e.username) = 'escrow' AND e.kind = 'SYSTEM') AS "escrowUserId"
+                 (SELECT e.id FROM users e WHERE e.username = '$escrow' AND e.kind = 'SYSTEM') AS "escrowUserId"
             FROM holds h WHERE h.id = ANY(${ids}::uuid[]) ORDER BY h.id FOR UPDATE OF h`.withoutTransform
     })
 

@@ -59,7 +59,7 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
             SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code
           ), escrow AS (
             SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
-             WHERE lower(u.username) = 'escrow' AND u.kind = 'SYSTEM'
+             WHERE u.username = '$escrow' AND u.kind = 'SYSTEM'
           )
           SELECT a.code AS "assetCode",
                  coalesce(sum(c.balance), 0)::float8 AS "sumOfBalances",

@@ -77,7 +77,7 @@ test("two processes expiring, capturing and voiding the same holds settle each o
     for (const row of settlements.rows) expect(row.type).toBe(row.status === "CAPTURED" ? "CAPTURE" : "RELEASE")
     expect(settlements.rows.some((row) => row.status === "EXPIRED")).toBe(true)
     const escrow = await check.query(
-      `SELECT coalesce(sum(w.balance), 0)::int AS held FROM wallets w JOIN users u ON u.id = w.user_id WHERE u.username = 'escrow'`
+      `SELECT coalesce(sum(w.balance), 0)::int AS held FROM wallets w JOIN users u ON u.id = w.user_id WHERE u.username = '$escrow'`
     )
     expect(escrow.rows[0].held).toBe(0)
     expect(await database.runPromise(ledgerViolations)).toEqual(noViolations)

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { AssetCode } from "../../src/domain/Asset.ts"
 import { CaptureRequest, HoldId, HoldRequest, VoidRequest } from "../../src/domain/Hold.ts"
@@ -99,6 +100,26 @@ describe("holds through the typed client", () => {
     // A hold is not reversed: it is voided.
     const reversal = await postJson(service, `/api/transactions/${created.transactionId}/reversal`, { idempotencyKey: uniqueKey() })
     expect([reversal.status, reversal.body.code]).toEqual([422, "NOT_REVERSIBLE"])
+    expect(await service.run(ledgerViolations)).toEqual(noViolations)
+  })
+
+  test("a player named escrow is only a player: held funds go to the system's escrow, not to them", async () => {
+    const named = await postJson(service, "/api/users", { username: "Escrow" })
+    // 201 the first time; 409 if another test of this database took the name first.
+    expect([201, 409]).toContain(named.status)
+    const player = await newUser("escrowed", 50)
+    const created = await hold(player, 20)
+    const transaction = await service.run(service.client.transactions.get({ path: { transactionId: created.transactionId } }))
+    const escrow = transaction.legs[0]!.toUserId
+    const users = await service.run(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      return yield* sql<{ username: string; kind: string }>`SELECT username, kind FROM users WHERE id = ${escrow}`
+    }))
+    expect(users).toEqual([{ username: "$escrow", kind: "SYSTEM" }])
+    if (named.status === 201) {
+      const balance = await getJson(service, `/api/wallets/${named.body.userId}/balance?assetCode=GOLD_COINS`)
+      expect(balance.body).toMatchObject({ balance: 0, held: 0 })
+    }
     expect(await service.run(ledgerViolations)).toEqual(noViolations)
   })
 

@@ -49,7 +49,7 @@ export const ledgerViolations = Effect.gen(function*() {
       FROM assets a
       LEFT JOIN (SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code) h ON h.asset_code = a.code
       LEFT JOIN (SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
-                  WHERE u.username = 'escrow' AND u.kind = 'SYSTEM') w ON w.asset_code = a.code
+                  WHERE u.username = '$escrow' AND u.kind = 'SYSTEM') w ON w.asset_code = a.code
      WHERE coalesce(h.held, 0) <> coalesce(w.balance, 0)`
   return { heldOffEscrow, unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
 })
