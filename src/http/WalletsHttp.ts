@@ -5,39 +5,20 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { AssetNotFound } from "../domain/Asset.ts"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
-import { IdempotencyKeyReused } from "../domain/Idempotency.ts"
-import { CaptureExceedsHold, HoldNotActive, HoldNotFound, HoldReceipt, SettlementReceipt } from "../domain/Hold.ts"
-import { TransactionNotFound } from "../domain/Lookup.ts"
-import { AlreadyReversed, NotReversible, ReversalReceipt } from "../domain/Reversal.ts"
-import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt } from "../domain/Transaction.ts"
+import { HoldReceipt, SettlementReceipt } from "../domain/Hold.ts"
+import { ReversalReceipt } from "../domain/Reversal.ts"
+import { Receipt } from "../domain/Transaction.ts"
 import { MultiLegReceipt, TransferReceipt } from "../domain/Transfer.ts"
-import { SameWallet, SystemAccount, UserNotFound } from "../domain/User.ts"
-import { BulkWriteResult, type WriteResult } from "../domain/Write.ts"
+import { BulkWriteResult, type WriteResult, WriteRefusal } from "../domain/Write.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import type { CommitError } from "../wallet/Committer.ts"
 import { WalletService } from "../wallet/WalletService.ts"
 import { WalletApi } from "./Api.ts"
 import { origin, respond, storedStatus } from "./WriteAnswer.ts"
 
-const ItemError = Schema.Union(
-  IdempotencyKeyReused,
-  UserNotFound,
-  AssetNotFound,
-  SystemAccount,
-  SameWallet,
-  InsufficientFunds,
-  BalanceLimit,
-  DebtLimit,
-  TransactionNotFound,
-  NotReversible,
-  AlreadyReversed,
-  HoldNotFound,
-  HoldNotActive,
-  CaptureExceedsHold,
-  ServiceUnavailable
-)
+/** What one bulk item may end with: a write's own refusal, or the server going away under it. */
+const ItemError = Schema.Union(...WriteRefusal.members, ServiceUnavailable)
 const encodeItemError = Schema.encodeSync(ItemError)
 // Bulk items are v1 writes, answered with a Receipt; the union keeps the encoding total.
 const encodeReceipt = Schema.encodeSync(
