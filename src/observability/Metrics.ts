@@ -66,3 +66,8 @@ export const httpRequestsOf = withLabels(httpRequests, "method", "status")
 
 /** `wallet_writes_total{type, outcome}`. */
 export const walletWritesOf = withLabels(walletWrites, "type", "outcome")
+
+export const holdsExpired = Metric.counter("wallet_holds_expired_total", {
+  description: "Holds released by the service past their expiresAt (status EXPIRED)",
+  incremental: true
+})

@@ -2,6 +2,7 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { randomUUID } from "node:crypto"
@@ -20,6 +21,7 @@ import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import { Amount } from "../domain/Money.ts"
 import { type AnyReceipt, captureCommand, expireCommand, holdCommand, voidCommand } from "../domain/Write.ts"
 import { HoldRepository } from "../ledger/HoldRepository.ts"
+import { holdsExpired } from "../observability/Metrics.ts"
 import { Committer } from "./Committer.ts"
 import { counted, expecting, foreignRefusalsDie, resolveKey } from "./WriteOutcome.ts"
 
@@ -140,7 +142,9 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
         const due = yield* repository.due(ExpiryBatchSize)
         if (due.length === 0) return released
         const exits = yield* committer.submitAll(due.map(expireCommand))
-        released += exits.filter(Exit.isSuccess).length
+        const now = exits.filter(Exit.isSuccess).length
+        yield* Metric.incrementBy(holdsExpired, now)
+        released += now
         // A hold another process released is not released here: stop once nothing moves.
         if (due.length < ExpiryBatchSize || exits.every(Exit.isFailure)) return released
       }

@@ -7,6 +7,7 @@ import { IdempotencyKey } from "../../src/domain/Idempotency.ts"
 import { Amount } from "../../src/domain/Money.ts"
 import { UserId } from "../../src/domain/User.ts"
 import { balanceOf, ledgerViolations, noViolations } from "../support/Invariants.ts"
+import { testAdminKey } from "../support/TestApiKey.ts"
 import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /**
@@ -215,6 +216,9 @@ describe("hold expiry", () => {
       found = await getHold(created.holdId)
     }
     expect(found.status).toBe("EXPIRED")
+    // Counted too (the metric registry is this test process's, so at least this one).
+    const metrics = await (await service.fetch("/api/metrics", { headers: { authorization: `Bearer ${testAdminKey}` } })).text()
+    expect(Number(/^wallet_holds_expired_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1)
     expect(found.settledAt!.getTime()).toBeGreaterThanOrEqual(created.expiresAt.getTime())
     expect(found.settledAt!.getTime()).toBeLessThanOrEqual(created.expiresAt.getTime() + 5_000)
     const release = await service.run(service.client.transactions.get({ path: { transactionId: found.settlementTransactionId! } }))
