@@ -158,7 +158,21 @@ const deepJson = fc.tuple(fc.integer({ min: 1, max: 200_000 }), fc.constantFrom(
 
 const writePaths = ["/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend"]
 /** Every endpoint that takes a JSON body. */
-const bodyPaths = [...writePaths, "/api/wallets/transfer", "/api/transactions", "/api/wallets/batch", "/api/users", "/api/assets"]
+/** An id no hold or transaction has: the body is checked before it is looked up. */
+const unknownId = "00000000-0000-4000-8000-000000000000"
+const bodyPaths = [
+  ...writePaths,
+  "/api/wallets/transfer",
+  "/api/transactions",
+  "/api/wallets/batch",
+  "/api/users",
+  "/api/assets",
+  "/api/holds",
+  `/api/holds/${unknownId}/capture`,
+  `/api/holds/${unknownId}/void`,
+  `/api/transactions/${unknownId}/reversal`,
+  "/api/keys"
+]
 const jsonContentType = fc.constantFrom(
   "application/json",
   "application/json; charset=utf-8",
@@ -219,8 +233,10 @@ describe("HTTP fuzz", () => {
     const path = fc.oneof(
       segment.map((s) => `/api/wallets/${s}/balance`),
       segment.map((s) => `/api/wallets/${s}/transactions`),
+      segment.map((s) => `/api/holds/${s}`),
+      segment.map((s) => `/api/transactions/${s}/reversal`),
       fc.constantFrom(
-        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/transactions", "/api/transactions?userId=2", "/api/reconciliation", "/api/health",
+        "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/transactions", "/api/transactions?userId=2", "/api/reconciliation", "/api/holds", "/api/keys", "/api/health",
         "/api/health/live", "/api/health/ready", "/api/metrics", "/api/openapi.json", "/docs", "/", "/api", "/api/", "/api/wallets",
         "/API/HEALTH", "/api/health/", "/api//health", "/api/nothing", "/favicon.ico"
       ),
