@@ -7,7 +7,8 @@ import { HoldId, HoldStatus } from "../domain/Hold.ts"
 import { TransactionId } from "../domain/Transaction.ts"
 import { UserId } from "../domain/User.ts"
 
-const HoldRow = Schema.Struct({
+/** A hold row as every reader names its columns; the batch's locked read adds the escrow's id. */
+export const HoldRow = Schema.Struct({
   id: HoldId,
   userId: UserId,
   assetCode: AssetCode,

@@ -4,15 +4,16 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
 import { AssetCode } from "../domain/Asset.ts"
+import type { HoldId } from "../domain/Hold.ts"
 import { Balance } from "../domain/Money.ts"
 import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
-import { HoldId, HoldStatus } from "../domain/Hold.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
 import { TransactionId, TransactionType } from "../domain/Transaction.ts"
 import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
 import { type IdempotencyRecord, StoredOutcome } from "../domain/Write.ts"
+import { HoldRow as StoredHoldRow } from "./HoldRepository.ts"
 
 /** Who and what a write is about, as the database knows them; null where it does not. */
 const AccountRow = Schema.Struct({
@@ -29,20 +30,7 @@ const AccountRow = Schema.Struct({
 export type AccountRow = typeof AccountRow.Type
 
 /** A hold as the batch sees it, locked; with the escrow's user id, the payer of its settlement. */
-const HoldRow = Schema.Struct({
-  id: HoldId,
-  userId: UserId,
-  assetCode: AssetCode,
-  amount: Schema.Number,
-  capturedAmount: Schema.Number,
-  status: HoldStatus,
-  expiresAt: Schema.DateFromSelf,
-  createdAt: Schema.DateFromSelf,
-  holdTransactionId: TransactionId,
-  settlementTransactionId: Schema.NullOr(TransactionId),
-  settledAt: Schema.NullOr(Schema.DateFromSelf),
-  escrowUserId: UserId
-})
+const HoldRow = Schema.Struct({ ...StoredHoldRow.fields, escrowUserId: UserId })
 export type HoldRow = typeof HoldRow.Type
 
 const WalletRow = Schema.Struct({
