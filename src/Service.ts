@@ -18,6 +18,7 @@ import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
+import { ReadBatcher } from "./wallet/ReadBatcher.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { WalletService } from "./wallet/WalletService.ts"
@@ -31,7 +32,7 @@ import { WalletService } from "./wallet/WalletService.ts"
  */
 export const WalletLive = Layer.mergeAll(
   Layer.merge(WalletService.Default, Holds.Default.pipe(Layer.provide(HoldRepository.Default))).pipe(
-    Layer.provide(Committer.Default)
+    Layer.provide([Committer.Default, ReadBatcher.Default])
   ),
   ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default)),
   IdempotencyRetention.Default,

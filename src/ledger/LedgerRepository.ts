@@ -6,7 +6,7 @@ import type { ApiKeyId } from "../domain/ApiKey.ts"
 import { AssetCode } from "../domain/Asset.ts"
 import type { HoldId } from "../domain/Hold.ts"
 import { Balance } from "../domain/Money.ts"
-import { HistoryItem, type HistoryPageRequest } from "../domain/History.ts"
+import { HistoryItem } from "../domain/History.ts"
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
@@ -125,9 +125,13 @@ export type HistoryRow = typeof HistoryRow.Type
 
 /** Decoded with the response's own field schemas, so the balances built from it need no second check. */
 const BalanceRow = Schema.Struct({ assetCode: AssetCode, balance: Balance, held: Schema.Int })
+export type BalanceRow = typeof BalanceRow.Type
+
+/** A row of a batched read: which read of the batch (1-based, in the order given) it answers. */
+const ReadIndex = { read: Schema.Int }
 
 /** What the history statement is run with: the page asked for, its defaults applied. */
-const HistoryRequest = Schema.Struct({
+export const HistoryRequest = Schema.Struct({
   userId: Schema.Number,
   limit: Schema.Number,
   offset: Schema.Number,
@@ -135,7 +139,10 @@ const HistoryRequest = Schema.Struct({
   cursor: Schema.UndefinedOr(Schema.Number)
 })
 
-const BalancesRequest = Schema.Struct({ userId: Schema.Number, assetCode: Schema.UndefinedOr(Schema.String) })
+export type HistoryRequest = typeof HistoryRequest.Type
+
+export const BalancesRequest = Schema.Struct({ userId: Schema.Number, assetCode: Schema.UndefinedOr(Schema.String) })
+export type BalancesRequest = typeof BalancesRequest.Type
 
 /**
  * The only module that speaks SQL. Infrastructure failures become defects here, so the
@@ -384,22 +391,24 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
     })
 
     /**
-     * Every asset (or the one asked for), with 0 where the user has no wallet for it. No rows
-     * when the user or the asset does not exist.
+     * The balances of many reads in one statement (wallet/ReadBatcher.ts): for each read, every
+     * asset (or the one asked for), with 0 where the user has no wallet for it, tagged with the
+     * read's index. No rows for a read whose user or asset does not exist.
      */
-    const balances = SqlSchema.findAll({
-      Request: BalancesRequest,
-      Result: BalanceRow,
-      execute: ({ assetCode, userId }) =>
+    const balancesOf = SqlSchema.findAll({
+      Request: Schema.Array(BalancesRequest),
+      Result: Schema.Struct({ ...ReadIndex, ...BalanceRow.fields }),
+      execute: (reads) =>
         sql`
-          SELECT a.code AS "assetCode", coalesce(w.balance, 0) AS balance,
+          SELECT r.read::int AS "read", a.code AS "assetCode", coalesce(w.balance, 0) AS balance,
                  coalesce((SELECT sum(h.amount) FROM holds h
                             WHERE h.user_id = u.id AND h.asset_code = a.code AND h.status = 'HELD'), 0)::bigint AS held
-            FROM users u
-            CROSS JOIN assets a
+            FROM unnest(${reads.map((read) => read.userId)}::bigint[], ${reads.map((read) => read.assetCode ?? null)}::varchar[])
+                 WITH ORDINALITY AS r (user_id, asset_code, read)
+            JOIN users u ON u.id = r.user_id
+            JOIN assets a ON r.asset_code IS NULL OR a.code = r.asset_code
             LEFT JOIN wallets w ON w.asset_code = a.code AND w.user_id = u.id
-           WHERE ${sql.and([sql`u.id = ${userId}`, assetCode === undefined ? sql`TRUE` : sql`a.code = ${assetCode}`])}
-           ORDER BY a.code`.withoutTransform
+           ORDER BY r.read, a.code`.withoutTransform
     })
 
     /**
@@ -429,38 +438,44 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       })(undefined)
 
     /**
-     * Newest first by entry id; one row more than asked, to know whether a next page exists.
-     * Each of the user's wallets is read down its own (wallet_id, id DESC) index, at most as
-     * far as the page reaches, and only the page is joined to its transactions: walking the
-     * whole ledger backwards for one player's entries grew with everyone else's writes.
+     * History pages of many reads in one statement (wallet/ReadBatcher.ts), each newest first by
+     * entry id with one row more than asked, to know whether a next page exists, and tagged
+     * with the read's index. Each of a user's wallets is read down its own (wallet_id, id DESC)
+     * index, at most as far as the page reaches, and only the page is joined to its
+     * transactions: walking the whole ledger backwards for one player's entries grew with
+     * everyone else's writes. A read without a cursor starts below the largest bigint, so that
+     * the cursor is always an index condition rather than a filter.
      */
-    const history = SqlSchema.findAll({
-      Request: HistoryRequest,
-      Result: HistoryRow,
-      execute: (query) =>
+    const historiesOf = SqlSchema.findAll({
+      Request: Schema.Array(HistoryRequest),
+      Result: Schema.Struct({ ...ReadIndex, ...HistoryRow.fields }),
+      execute: (reads) =>
         sql`
-          SELECT e.id, e.transaction_id AS "transactionId", t.type, e.asset_code AS "assetCode",
-                 e.entry_type AS "entryType", e.amount, e.balance_after AS "balanceAfter",
-                 t.description, t.metadata, t.created_by AS "createdBy", e.created_at AS "createdAt"
-            FROM (
-              SELECT page.* FROM wallets w
-               CROSS JOIN LATERAL (
-                 SELECT * FROM ledger_entries e
-                  WHERE e.wallet_id = w.id AND ${query.cursor === undefined ? sql`TRUE` : sql`e.id < ${query.cursor}`}
-                  ORDER BY e.id DESC
-                  LIMIT ${query.offset + query.limit + 1}
-               ) page
-               WHERE ${
-          sql.and([
-            sql`w.user_id = ${query.userId}`,
-            query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`
-          ])
-        }
-               ORDER BY page.id DESC
-               LIMIT ${query.limit + 1} OFFSET ${query.offset}
-            ) e
+          SELECT e.read::int AS "read", e.id, e.transaction_id AS "transactionId", t.type,
+                 e.asset_code AS "assetCode", e.entry_type AS "entryType", e.amount,
+                 e.balance_after AS "balanceAfter", t.description, t.metadata, t.created_by AS "createdBy",
+                 e.created_at AS "createdAt"
+            FROM unnest(
+                   ${reads.map((read) => read.userId)}::bigint[],
+                   ${reads.map((read) => read.assetCode ?? null)}::varchar[],
+                   ${reads.map((read) => read.cursor ?? null)}::bigint[],
+                   ${reads.map((read) => read.offset)}::int[],
+                   ${reads.map((read) => read.limit)}::int[]
+                 ) WITH ORDINALITY AS r (user_id, asset_code, below, skip, size, read)
+           CROSS JOIN LATERAL (
+             SELECT r.read, page.* FROM wallets w
+              CROSS JOIN LATERAL (
+                SELECT * FROM ledger_entries e
+                 WHERE e.wallet_id = w.id AND e.id < coalesce(r.below, 9223372036854775807)
+                 ORDER BY e.id DESC
+                 LIMIT r.skip + r.size + 1
+              ) page
+              WHERE w.user_id = r.user_id AND (r.asset_code IS NULL OR w.asset_code = r.asset_code)
+              ORDER BY page.id DESC
+              LIMIT r.size + 1 OFFSET r.skip
+           ) e
             JOIN transactions t ON t.id = e.transaction_id
-           ORDER BY e.id DESC`.withoutTransform
+           ORDER BY e.read, e.id DESC`.withoutTransform
     })
 
     /** The user and a wallet per existing asset, in one statement. None when the name is taken. */
@@ -516,10 +531,10 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       writeBatch: (batch: BatchWrites) => Effect.orDie(writeBatch(batch)),
       findUserAndAsset: (userId: UserId, assetCode: AssetCode | undefined) =>
         Effect.orDie(findUserAndAsset({ userId, assetCode: assetCode ?? null })),
-      balances: (userId: UserId, assetCode: AssetCode | undefined) => Effect.orDie(balances({ userId, assetCode })),
+      balancesOf: (reads: ReadonlyArray<BalancesRequest>) => Effect.orDie(balancesOf(reads)),
       balancesAt: (userId: UserId, assetCode: AssetCode | undefined, at: Date) =>
         Effect.orDie(balancesAt(userId, assetCode, at)),
-      history: (userId: UserId, query: HistoryPageRequest) => Effect.orDie(history({ userId, ...query })),
+      historiesOf: (reads: ReadonlyArray<HistoryRequest>) => Effect.orDie(historiesOf(reads)),
       createUser: (username: Username) => Effect.orDie(createUser(username)),
       pruneIdempotencyRecords,
       /** Fails (typed) when the database does not answer: health reports it rather than dying. */

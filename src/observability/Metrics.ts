@@ -33,6 +33,12 @@ export const writeBatchSize = Metric.histogram(
   "Commands committed together in one database transaction by the group committer"
 )
 
+export const readBatchSize = Metric.histogram(
+  "wallet_read_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 11 }),
+  "Balance or history reads answered together by one database statement"
+)
+
 export const writeQueueDepth = Metric.gauge("wallet_write_queue_depth", {
   description: "Writes admitted to the group committer and not yet answered (bounded by WRITE_QUEUE_MAX)"
 })

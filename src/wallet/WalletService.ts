@@ -22,6 +22,7 @@ import {
 } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { Committer } from "./Committer.ts"
+import { ReadBatcher } from "./ReadBatcher.ts"
 import { counted, countOutcome, expecting, foreignRefusalsDie, resolveKey } from "./WriteOutcome.ts"
 
 const isReceipt = (receipt: AnyReceipt): receipt is Receipt => receipt instanceof Receipt
@@ -33,6 +34,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
   effect: Effect.gen(function*() {
     const ledger = yield* LedgerRepository
     const committer = yield* Committer
+    const reads = yield* ReadBatcher
 
     /** Decides the key, then hands the write to the committer and waits for its own outcome. */
     const write = (type: WriteType) =>
@@ -154,7 +156,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       assetCode: AssetCode | undefined,
       at?: Date
     ) {
-      const rows = yield* (at === undefined ? ledger.balances(userId, assetCode) : ledger.balancesAt(userId, assetCode, at))
+      const rows = yield* (at === undefined ? reads.balances({ userId, assetCode }) : ledger.balancesAt(userId, assetCode, at))
       if (rows.length === 0) yield* explainEmpty(userId, assetCode)
       if (assetCode !== undefined) {
         return new AssetBalance({ userId, assetCode, balance: rows[0]?.balance ?? 0, held: rows[0]?.held ?? 0 }, alreadyDecoded)
@@ -172,7 +174,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
         assetCode: params.assetCode,
         cursor: params.cursor
       }
-      const rows = yield* ledger.history(userId, query)
+      const rows = yield* reads.history({ userId, ...query })
       if (rows.length === 0) yield* explainEmpty(userId, query.assetCode)
       const page = rows.slice(0, query.limit)
       return new HistoryPage({
