@@ -28,10 +28,10 @@ const positiveIntegers = (name: string, fallback: string) =>
     return value
   })
 
-const kinds: ReadonlyArray<WorkloadKind> = ["reads", "writes", "bulk"]
+const kinds: ReadonlyArray<WorkloadKind> = ["reads", "writes", "bulk", "floor"]
 
 /**
- * BENCH_ONLY: comma-separated kinds (reads, writes, bulk), workload names (hot@64) or names
+ * BENCH_ONLY: comma-separated kinds (reads, writes, bulk, floor), workload names (hot@64) or names
  * before the @ (hot, balance); unset runs everything.
  */
 const selection = (text: string | undefined) => {

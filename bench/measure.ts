@@ -1,5 +1,5 @@
 import { backendCpu, backendCpuSpentMs } from "./backends.ts"
-import { machineBusyCpuMs, peakResidentMiB, processCpuMs, resetPeakResident } from "./procfs.ts"
+import { machineBusyCpuMs, peakResidentMiB, resetPeakResident, serviceCpuMs } from "./procfs.ts"
 import type { BenchService } from "./service.ts"
 import { runWorkload, type Answer, type WorkloadResult } from "./workload.ts"
 
@@ -61,13 +61,13 @@ export const measureWorkload = async (
   const peakOfWorkloadOnly = await resetPeakResident(service.pid)
   const batchesBefore = await writeBatches(service)
   const databaseBefore = await backendCpu(service.databaseUrl)
-  const serviceBefore = await processCpuMs(service.pid)
+  const serviceBefore = await serviceCpuMs(service.pid)
   const machineBefore = await machineBusyCpuMs()
   const benchBefore = process.cpuUsage()
   const result = await runWorkload(options)
   const bench = process.cpuUsage(benchBefore)
   const machineAfter = await machineBusyCpuMs()
-  const serviceAfter = await processCpuMs(service.pid)
+  const serviceAfter = await serviceCpuMs(service.pid)
   const databaseAfter = await backendCpu(service.databaseUrl)
   const peakRssMiB = await peakResidentMiB(service.pid)
   const batchesAfter = await writeBatches(service)

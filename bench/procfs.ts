@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises"
+import { readdir, writeFile } from "node:fs/promises"
 
 /**
  * What Linux's /proc tells about a process and the machine: CPU time and resident memory.
@@ -25,6 +25,35 @@ export const processCpuMs = async (pid: number): Promise<number | undefined> => 
   return Number.isFinite(utime + stime) ? ((utime + stime) * 1000) / clockTicksPerSecond : undefined
 }
 
+/**
+ * The service's processes: the one the bench started and, with WORKERS, the workers it started
+ * (Bun processes below it; not the embedded PostgreSQL's, which are the database's).
+ */
+export const serviceProcesses = async (pid: number): Promise<Array<number>> => {
+  const names = await readdir("/proc").catch(() => [] as Array<string>)
+  const parents = new Map<number, { readonly parent: number; readonly command: string }>()
+  await Promise.all(names.filter((name) => /^\d+$/.test(name)).map(async (name) => {
+    const stat = await readProc(`/proc/${name}/stat`)
+    if (stat === undefined) return
+    const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+    parents.set(Number(name), { parent, command })
+  }))
+  const found = [pid]
+  for (let i = 0; i < found.length; i++) {
+    for (const [child, { command, parent }] of parents) {
+      if (parent === found[i] && command.startsWith("bun")) found.push(child)
+    }
+  }
+  return found
+}
+
+/** CPU time of the service's processes so far (see serviceProcesses), in ms. */
+export const serviceCpuMs = async (pid: number): Promise<number | undefined> => {
+  const times = await Promise.all((await serviceProcesses(pid)).map(processCpuMs))
+  return times[0] === undefined ? undefined : times.reduce<number>((sum, ms) => sum + (ms ?? 0), 0)
+}
+
 /** CPU time all cores of the machine spent busy (not idle, not waiting for I/O) so far, in ms. */
 export const machineBusyCpuMs = async (): Promise<number | undefined> => {
   const stat = await readProc("/proc/stat")
@@ -41,10 +70,13 @@ const statusKiB = async (pid: number, field: "VmHWM") => {
   return kb === undefined ? undefined : Number(kb)
 }
 
-/** The highest resident memory of the process since it started or since `resetPeakResident`, in MiB. */
+/**
+ * The highest resident memory of the service since it started or since `resetPeakResident`, in
+ * MiB: with workers, the sum of each process's own peak.
+ */
 export const peakResidentMiB = async (pid: number) => {
-  const kb = await statusKiB(pid, "VmHWM")
-  return kb === undefined ? undefined : kb / 1024
+  const peaks = await Promise.all((await serviceProcesses(pid)).map((one) => statusKiB(one, "VmHWM")))
+  return peaks[0] === undefined ? undefined : peaks.reduce<number>((sum, kb) => sum + (kb ?? 0), 0) / 1024
 }
 
 /**
@@ -52,8 +84,12 @@ export const peakResidentMiB = async (pid: number) => {
  * VmHWM afterwards is the peak of the next workload alone, not of the process's whole life.
  * Answers false where that is not allowed; VmHWM then covers everything before as well.
  */
-export const resetPeakResident = (pid: number) =>
-  writeFile(`/proc/${pid}/clear_refs`, "5").then(() => true, () => false)
+export const resetPeakResident = async (pid: number) => {
+  const reset = await Promise.all((await serviceProcesses(pid)).map((one) =>
+    writeFile(`/proc/${one}/clear_refs`, "5").then(() => true, () => false)
+  ))
+  return reset.every((done) => done)
+}
 
 /** The machine's 1-minute load average: other work on the machine skews every figure. */
 export const loadAverage = async () => (await readProc("/proc/loadavg"))?.split(" ")[0] ?? "?"

@@ -32,7 +32,7 @@ export interface Variant {
 }
 
 /** What a workload exercises, for BENCH_ONLY: `reads`, `writes` or `bulk`. */
-export type WorkloadKind = "reads" | "writes" | "bulk"
+export type WorkloadKind = "reads" | "writes" | "bulk" | "floor"
 
 export interface WorkloadName {
   readonly name: string
@@ -188,6 +188,14 @@ export const workloadsFor = (service: BenchService, userIds: ReadonlyArray<numbe
       request: continuing((n) => (n % 2 === 0 ? balance(n) : history(n)))
     }
   )
+  // The floor under every request: the liveness probe answers without a key, a query or a body
+  // to decode, so its CPU is what the HTTP server, the router and the middleware cost alone.
+  workloads.push({
+    name: `live@${settings.concurrency}`,
+    kind: "floor",
+    concurrency: settings.concurrency,
+    request: continuing(() => read("/api/health/live"))
+  })
   workloads.push({
     name: "bulk@1",
     kind: "bulk",

@@ -7,10 +7,14 @@ import { BunServerLive } from "./http/Http.ts"
 import { LoggingLive, logStartFailure } from "./Logging.ts"
 import { ServiceLive } from "./Service.ts"
 import { AdminKeyFile } from "./wallet/ApiKeys.ts"
+import { WorkersLive } from "./Workers.ts"
 
-ServiceLive(HttpServer.withLogAddress(BunServerLive)).pipe(
+WorkersLive.pipe(
+  Layer.provideMerge(ServiceLive(HttpServer.withLogAddress(BunServerLive))),
   Layer.provide([DatabaseUrlLive, Layer.effect(AdminKeyFile, adminKeyFile)]),
   Layer.launch,
+  // With WORKERS, several processes write to the same log: each line names its process.
+  Effect.annotateLogs({ pid: process.pid }),
   Effect.tapErrorCause(logStartFailure),
   // A logging configuration that fails is reported too, by the default logger.
   Effect.provide(Layer.tapErrorCause(LoggingLive, logStartFailure)),

@@ -2,6 +2,7 @@ import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { BunHttpServer } from "@effect/platform-bun"
 import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
+import { WorkersConfig } from "../Workers.ts"
 import { WalletApi } from "./Api.ts"
 import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { AuthLive } from "./AuthHttp.ts"
@@ -18,7 +19,10 @@ import { WalletsHttpLive } from "./WalletsHttp.ts"
 
 export const ServerConfig = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
-  hostname: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
+  hostname: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  // Several processes share the port only when asked to (src/Workers.ts): with the option on, a
+  // second service started by mistake on a taken port would share it instead of failing.
+  reusePort: Config.map(WorkersConfig, (workers) => workers > 1)
 })
 
 export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
