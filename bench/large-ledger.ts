@@ -1,4 +1,6 @@
+import * as Schema from "effect/Schema"
 import pg from "pg"
+import { HistoryCursor } from "../src/domain/History.ts"
 import { startService } from "./service.ts"
 import { percentile } from "./workload.ts"
 
@@ -6,13 +8,21 @@ import { percentile } from "./workload.ts"
  * Reads on a large ledger: `npm run bench:ledger` fills a fresh database with LEDGER_ENTRIES
  * ledger entries (default 1,000,000: topups from the treasury to LEDGER_PLAYERS players over
  * the last 30 days, each with an orderId in its metadata), then times the reconciliation,
- * balances at a past time and lookups by metadata through the service, and prints the query
- * plans' index use.
+ * balances at a past time, lookups by metadata and history pages (first, by cursor, by asset;
+ * of players and of the treasury, whose wallets hold half the entries) through the service, and
+ * bursts of balance and history reads sent at once, with the reads per batched statement from
+ * the service's metrics. Prints the query plans' index use, the batched history statement's
+ * among them.
  */
 
 const entries = Number(process.env.LEDGER_ENTRIES ?? 1_000_000)
 const players = Number(process.env.LEDGER_PLAYERS ?? 20_000)
 const transactions = Math.floor(entries / 2)
+/** Each burst sends this many history reads and as many balance reads at once. */
+const burstReads = 64
+const bursts = 20
+/** Reads in the EXPLAIN of the batched history statement: a batch as a busy service forms it. */
+const planBatch = 32
 
 /**
  * Written straight in SQL, one transaction: every entry's balance_after is the running sum of
@@ -62,6 +72,10 @@ const generate = async (client: pg.Client) => {
                FROM ledger_entries e JOIN generated g ON g.tx = e.transaction_id GROUP BY e.wallet_id) moved
       WHERE w.id = moved.wallet_id`
   )
+  // Statistics of the rows just written, before the deferred balance trigger checks each
+  // transaction at COMMIT: planned without them, its check hashed every wallet (a Seq Scan on
+  // wallets) once per transaction, and COMMIT ran over 10 minutes for 1M entries.
+  await client.query("ANALYZE ledger_entries, transactions, wallets")
   await client.query("COMMIT")
   // As autovacuum would leave it: statistics current and the visibility map set.
   await client.query("VACUUM ANALYZE")
@@ -84,10 +98,47 @@ const summary = (label: string, samples: Array<number>) => {
   )
 }
 
+/** A user's history page through the service; `query` is the URL's query string. */
+const history = (userId: number, query: string) => get(`/api/wallets/${userId}/transactions?${query}`)
+
+const nextCursor = (body: Record<string, unknown>) => body.nextCursor as string | null
+
+/**
+ * The read batcher's histogram so far: statements run and the reads they answered, summed over
+ * every label set (balance and history batches share the metric).
+ */
+const readBatches = async () => {
+  const response = await fetch(`${service.baseUrl}/api/metrics`, { headers: { authorization: `Bearer ${service.apiKey}` } })
+  const text = await response.text()
+  const total = (name: string) =>
+    text.split("\n").reduce((sum, line) => {
+      const match = /^(\S+?)(?:\{[^}]*\})? (\S+)$/.exec(line)
+      return match?.[1] === name ? sum + Number(match[2]) : sum
+    }, 0)
+  return { statements: total("wallet_read_batch_size_count"), reads: total("wallet_read_batch_size_sum") }
+}
+
+/**
+ * Whether every scan of `table` in a plan goes through `index`: a Seq Scan there would read the
+ * whole ledger for a page, and grow with it.
+ */
+const readsByIndex = (planLines: ReadonlyArray<string>, table: string, index: string) => {
+  const scans = planLines
+    .filter((line) => line.includes(` on ${table} `))
+    .map((line) => line.trim().replace(/^->\s*/, "").replace(/\s*\(actual.*$/, ""))
+  console.log(
+    scans.length > 0 && scans.every((scan) => scan.includes(` using ${index} `))
+      ? `  => ${table} is read by ${index} only`
+      : `  => FINDING: ${table} is not read by ${index} alone: ${scans.join("; ") || "no scan of it in the plan"}`
+  )
+}
+
+/** Prints the plan and returns its lines, for checks on how each table is read. */
 const plan = async (client: pg.Client, label: string, text: string, values: Array<unknown>) => {
   const { rows } = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`, values)
   console.log(`\n${label}:`)
   for (const row of rows) console.log(`  ${row["QUERY PLAN"]}`)
+  return rows.map((row) => row["QUERY PLAN"])
 }
 
 const service = await startService()
@@ -143,6 +194,80 @@ try {
   summary("treasury balance?at (its wallets hold half the entries)", treasury)
   summary("transactions?metadata[orderId]= (one match)", byMetadata)
 
+  const firstPage: Array<number> = []
+  const secondPage: Array<number> = []
+  const goldPage: Array<number> = []
+  for (const { id } of sample) {
+    const first = await history(id, "limit=20")
+    firstPage.push(first.ms)
+    const cursor = nextCursor(first.body)
+    if (cursor !== null) secondPage.push((await history(id, `limit=20&cursor=${cursor}`)).ms)
+    goldPage.push((await history(id, "limit=20&assetCode=GOLD_COINS")).ms)
+  }
+  const treasuryFirst: Array<number> = []
+  const treasuryGold: Array<number> = []
+  for (let i = 0; i < 50; i++) {
+    treasuryFirst.push((await history(1, "limit=20")).ms)
+    treasuryGold.push((await history(1, "limit=20&assetCode=GOLD_COINS")).ms)
+  }
+  // Down from the top as a client pages, each page at the previous one's nextCursor.
+  const treasuryPaged: Array<number> = []
+  let treasuryCursor = nextCursor((await history(1, "limit=20")).body)
+  for (let page = 2; page <= 51 && treasuryCursor !== null; page++) {
+    const { ms, body } = await history(1, `limit=20&cursor=${treasuryCursor}`)
+    treasuryPaged.push(ms)
+    treasuryCursor = nextCursor(body)
+  }
+  // Every entry of the treasury's ends some page of its history, so its id, encoded as the
+  // service encodes nextCursor, is a cursor a client could hold: at any depth of a history of
+  // half the ledger, which paging 20 at a time would take thousands of requests to reach.
+  const { rows: treasuryEntries } = await client.query<{ id: string }>(
+    `SELECT e.id FROM ledger_entries e JOIN wallets w ON w.id = e.wallet_id WHERE w.user_id = 1 ORDER BY random() LIMIT 50`
+  )
+  const treasuryDeep: Array<number> = []
+  const treasuryDeepGold: Array<number> = []
+  for (const { id } of treasuryEntries) {
+    const cursor = Schema.encodeSync(HistoryCursor)(Number(id))
+    treasuryDeep.push((await history(1, `limit=20&cursor=${cursor}`)).ms)
+    treasuryDeepGold.push((await history(1, `limit=20&assetCode=GOLD_COINS&cursor=${cursor}`)).ms)
+  }
+  summary("history, first page (limit=20)", firstPage)
+  summary("history, second page at its nextCursor", secondPage)
+  summary("history?assetCode=GOLD_COINS, first page", goldPage)
+  summary("treasury history, first page", treasuryFirst)
+  summary("treasury history, pages 2-51 by nextCursor", treasuryPaged)
+  summary("treasury history at a random depth (cursor)", treasuryDeep)
+  summary("treasury history?assetCode=GOLD_COINS, first page", treasuryGold)
+  summary("treasury history?assetCode=GOLD_COINS at a random depth", treasuryDeepGold)
+
+  const { rows: [firstPlayer] } = await client.query<{ id: string }>(
+    `SELECT min(id) AS id FROM users WHERE username LIKE 'player\\_%'`
+  )
+  const randomPlayer = () => Number(firstPlayer!.id) + Math.floor(Math.random() * players)
+  const burstMs: Array<number> = []
+  const burstReadMs: Array<number> = []
+  const batchesBefore = await readBatches()
+  for (let i = 0; i < bursts; i++) {
+    const started = performance.now()
+    const answers = await Promise.all(
+      Array.from({ length: burstReads }, () => [
+        history(randomPlayer(), "limit=20"),
+        get(`/api/wallets/${randomPlayer()}/balance`)
+      ]).flat()
+    )
+    burstMs.push(performance.now() - started)
+    for (const { ms } of answers) burstReadMs.push(ms)
+  }
+  const batchesAfter = await readBatches()
+  const batchedReads = batchesAfter.reads - batchesBefore.reads
+  const statements = batchesAfter.statements - batchesBefore.statements
+  summary(`burst: ${burstReads} history + ${burstReads} balance reads at once`, burstMs)
+  summary("  one read of a burst, sent to answered", burstReadMs)
+  console.log(
+    `  wallet_read_batch_size over the bursts: ${batchedReads} reads in ${statements} statements, ` +
+      `${(batchedReads / statements).toFixed(1)} reads per statement`
+  )
+
   await plan(
     client,
     "balance?at of the treasury's GOLD_COINS wallet",
@@ -158,6 +283,51 @@ try {
       ORDER BY (extract(epoch FROM t.created_at) * 1000000)::bigint DESC, t.id DESC LIMIT 21`,
     [JSON.stringify({ orderId: `order-${Math.ceil(transactions / 2)}` })]
   )
+
+  const { rows: [treasuryMiddle] } = await client.query<{ id: string }>(
+    `SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY e.id) AS id
+       FROM ledger_entries e JOIN wallets w ON w.id = e.wallet_id WHERE w.user_id = 1`
+  )
+  // First pages of players (every fourth of Gold Coins only), and the treasury half-way down
+  // its history: each read as the service passes it, limit 20 and no offset.
+  const batch = [
+    ...sample.slice(0, planBatch - 1).map(({ id }, i) => ({ userId: id, assetCode: i % 4 === 0 ? "GOLD_COINS" : null, cursor: null })),
+    { userId: 1, assetCode: null, cursor: treasuryMiddle!.id }
+  ]
+  // historiesOf's statement (src/ledger/LedgerRepository.ts), copied, its arrays as $1..$5.
+  const historyPlan = await plan(
+    client,
+    `historiesOf, a batch of ${batch.length} reads (the last the treasury's, at a cursor half-way down)`,
+    `SELECT e.read::int AS "read", e.id, e.transaction_id AS "transactionId", t.type,
+            e.asset_code AS "assetCode", e.entry_type AS "entryType", e.amount,
+            e.balance_after AS "balanceAfter", t.description, t.metadata, t.created_by AS "createdBy",
+            e.created_at AS "createdAt"
+       FROM unnest($1::bigint[], $2::varchar[], $3::bigint[], $4::int[], $5::int[])
+            WITH ORDINALITY AS r (user_id, asset_code, below, skip, size, read)
+      CROSS JOIN LATERAL (
+        SELECT r.read, page.* FROM wallets w
+         CROSS JOIN LATERAL (
+           SELECT * FROM ledger_entries e
+            WHERE e.wallet_id = w.id AND e.id < coalesce(r.below, 9223372036854775807)
+            ORDER BY e.id DESC
+            LIMIT r.skip + r.size + 1
+         ) page
+         WHERE w.user_id = r.user_id AND (r.asset_code IS NULL OR w.asset_code = r.asset_code)
+         ORDER BY page.id DESC
+         LIMIT r.size + 1 OFFSET r.skip
+      ) e
+       JOIN transactions t ON t.id = e.transaction_id
+      ORDER BY e.read, e.id DESC`,
+    [
+      batch.map((read) => read.userId),
+      batch.map((read) => read.assetCode),
+      batch.map((read) => read.cursor),
+      batch.map(() => 0),
+      batch.map(() => 20)
+    ]
+  )
+  readsByIndex(historyPlan, "ledger_entries", "ledger_entries_wallet_id_idx")
+  readsByIndex(historyPlan, "transactions", "transactions_pkey")
 } finally {
   await client.end()
   await service.stop()
