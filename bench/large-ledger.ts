@@ -1,6 +1,7 @@
 import * as Schema from "effect/Schema"
 import pg from "pg"
 import { HistoryCursor } from "../src/domain/History.ts"
+import { metricSum } from "./measure.ts"
 import { startService } from "./service.ts"
 import { percentile } from "./workload.ts"
 
@@ -110,12 +111,10 @@ const nextCursor = (body: Record<string, unknown>) => body.nextCursor as string 
 const readBatches = async () => {
   const response = await fetch(`${service.baseUrl}/api/metrics`, { headers: { authorization: `Bearer ${service.apiKey}` } })
   const text = await response.text()
-  const total = (name: string) =>
-    text.split("\n").reduce((sum, line) => {
-      const match = /^(\S+?)(?:\{[^}]*\})? (\S+)$/.exec(line)
-      return match?.[1] === name ? sum + Number(match[2]) : sum
-    }, 0)
-  return { statements: total("wallet_read_batch_size_count"), reads: total("wallet_read_batch_size_sum") }
+  return {
+    statements: metricSum(text, "wallet_read_batch_size_count"),
+    reads: metricSum(text, "wallet_read_batch_size_sum")
+  }
 }
 
 /**

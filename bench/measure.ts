@@ -29,7 +29,8 @@ export interface WriteBatches {
   readonly retries: number
 }
 
-const metricSum = (text: string, name: string) =>
+/** A Prometheus metric's value in a scrape, summed over its label sets. */
+export const metricSum = (text: string, name: string) =>
   text.split("\n").reduce((sum, line) => {
     const match = /^(\S+?)(?:\{[^}]*\})? (\S+)$/.exec(line)
     return match?.[1] === name ? sum + Number(match[2]) : sum
