@@ -154,6 +154,7 @@ try {
     const workloads: ReadonlyArray<readonly [string, (n: number) => Promise<Answer>]> = [
       ["balance read", (n) => read(`/api/wallets/${player(n)}/balance`)],
       ["history page (20)", (n) => read(`/api/wallets/${player(n)}/transactions?limit=20`)],
+      ["liveness probe (the floor)", () => read("/api/health/live")],
       ["write (topup/spend)", (n) =>
         write(n % 2 === 0 ? "topup" : "spend", {
           userId: player(n),

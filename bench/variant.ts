@@ -59,6 +59,8 @@ const assets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
 const writeKinds = ["topup", "bonus", "spend", "spend"] as const
 const bulkTypes = ["TOPUP", "BONUS", "SPEND", "SPEND"] as const
 const fundingAmount = 1_000_000
+/** Entries each player gets beyond its fundings, so that a history page of 20 is full. */
+const historyDepth = 18
 /** Clients that create and fund the players; the set-up is not measured. */
 const setupConcurrency = 16
 
@@ -130,10 +132,30 @@ export const setUpPlayers = async (service: BenchService, players: number) => {
         idempotencyKey: key("f", n)
       })
   })
-  if (created.statuses.get(201) !== players || funded.applied !== players * assets.length) {
-    throw new Error(`set-up failed: players ${JSON.stringify([...created.statuses])}, funding ${JSON.stringify([...funded.statuses])}`)
+  // Enough entries for a full history page: otherwise a page would hold the three fundings only.
+  const deepened = await runWorkload({
+    name: "deepen histories",
+    concurrency: setupConcurrency,
+    seconds: Number.POSITIVE_INFINITY,
+    maxRequests: players * historyDepth,
+    request: (n) =>
+      write("topup", {
+        userId: userIds[n % players],
+        assetCode: assets[Math.floor(n / players) % assets.length],
+        amount: 1,
+        idempotencyKey: key("d", n)
+      })
+  })
+  if (
+    created.statuses.get(201) !== players || funded.applied !== players * assets.length ||
+    deepened.applied !== players * historyDepth
+  ) {
+    throw new Error(
+      `set-up failed: players ${JSON.stringify([...created.statuses])}, funding ${JSON.stringify([...funded.statuses])}, ` +
+        `histories ${JSON.stringify([...deepened.statuses])}`
+    )
   }
-  return { userIds, applied: funded.applied }
+  return { userIds, applied: funded.applied + deepened.applied }
 }
 
 /** The workloads of the bench, in the order they run, each closed over one service. */

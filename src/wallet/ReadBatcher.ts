@@ -53,7 +53,7 @@ export class ReadBatcher extends Effect.Service<ReadBatcher>()("ReadBatcher", {
       (reads: ReadonlyArray<HistoryRequest>) =>
         Metric.update(readBatchSize, reads.length).pipe(
           Effect.zipRight(ledger.historiesOf(reads)),
-          Effect.map((rows) => byRead<HistoryRow & { readonly read: number }>(reads.length, rows))
+          Effect.map((rows) => byRead<HistoryRow>(reads.length, rows))
         ),
       options
     )

@@ -143,10 +143,11 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
     })
 
     /**
-     * A read's answer is built from values already decoded by the same field schemas (the path
-     * and query by the contract, the rows by the repository), so the classes are made without
-     * validating them a second time (`true`): for a history page that second pass cost more CPU
-     * than decoding the rows. The response is still encoded by the contract's schema.
+     * A read's answer is built without validating its values on the way in (`true`): the path
+     * and query were decoded by the contract, and every value of the answer is checked once,
+     * against the same field schemas, when the contract encodes the response. Checking them
+     * here as well (and decoding the rows in the repository) cost a history page more CPU than
+     * the rest of its work in the service.
      */
     const alreadyDecoded = true
 
