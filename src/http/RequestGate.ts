@@ -1,8 +1,6 @@
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { ServiceUnavailable } from "../domain/Http.ts"
 
@@ -37,54 +35,53 @@ const listenerOf = (request: unknown): Option.Option<Listener> =>
  * refused with 503 while those already admitted finish and commit.
  */
 export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
-  effect: Effect.gen(function*() {
-    const inFlight = yield* Ref.make(0)
-    const draining = yield* Ref.make(false)
-    const listener = yield* Ref.make(Option.none<Listener>())
-    const lastArrivalMs = yield* Ref.make(0)
+  effect: Effect.sync(() => {
+    // Plain variables rather than Refs: every request reads and updates them, and each Ref
+    // operation is one more step of its fiber for the same single-threaded update.
+    let inFlight = 0
+    let draining = false
+    let listener = Option.none<Listener>()
+    let lastArrivalMs = 0
 
-    /** Called for every request as it arrives: its time, and the server it came through, for stopListening. */
+    /**
+     * Called for every request as it arrives: notes its time, and the server it came through
+     * (for stopListening). Answers the time, in ms since 1970.
+     */
     const observe = (request: unknown) =>
-      Effect.zipRight(
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastArrivalMs, now)),
-        Effect.flatMap(Ref.get(listener), (known) => Option.isSome(known) ? Effect.void : Ref.set(listener, listenerOf(request)))
-      )
+      Effect.sync(() => {
+        lastArrivalMs = Date.now()
+        if (Option.isNone(listener)) listener = listenerOf(request)
+        return lastArrivalMs
+      })
 
     const admit = <A, E, R, B>(request: Effect.Effect<A, E, R>, refused: Effect.Effect<B>) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Ref.get(draining), (isDraining): Effect.Effect<A | B, E, R> =>
-          isDraining
-            ? refused
-            : Ref.update(inFlight, (n) => n + 1).pipe(
-              Effect.zipRight(restore(request)),
-              Effect.ensuring(Ref.update(inFlight, (n) => n - 1))
-            ))
+        Effect.suspend((): Effect.Effect<A | B, E, R> => {
+          if (draining) return refused
+          inFlight++
+          return Effect.ensuring(restore(request), Effect.sync(() => void inFlight--))
+        })
       )
 
     /** Waits at most `timeout` for the requests in flight; what is still running then is interrupted. */
     const drain = (timeout: Duration.DurationInput) =>
-      Ref.set(draining, true).pipe(
+      Effect.sync(() => void (draining = true)).pipe(
         Effect.zipRight(
-          Ref.get(inFlight).pipe(
+          Effect.sync(() => inFlight).pipe(
             Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (n) => n === 0 }),
             Effect.timeoutOption(timeout)
           )
         ),
-        Effect.zipLeft(
-          Effect.flatMap(Ref.get(inFlight), (left) =>
-            Effect.logInfo("Drained requests in flight").pipe(Effect.annotateLogs({ unfinished: left })))
-        ),
-        Effect.asVoid
+        Effect.zipRight(
+          Effect.suspend(() => Effect.logInfo("Drained requests in flight").pipe(Effect.annotateLogs({ unfinished: inFlight })))
+        )
       )
 
     /**
      * Fails while draining: the readiness probe says so even when it was admitted just before
      * the drain began (probes that pass the gate, such as liveness, are not refused by it).
      */
-    const refuseWhileDraining = Effect.flatMap(
-      Ref.get(draining),
-      (isDraining) => isDraining ? Effect.fail(shuttingDownError) : Effect.void
-    )
+    const refuseWhileDraining = Effect.suspend(() => draining ? Effect.fail(shuttingDownError) : Effect.void)
 
     /**
      * The end of a shutdown, after drain, at most `timeout` in all: once no request has arrived
@@ -104,10 +101,10 @@ export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
      * one run in three on a 2-core machine under full CPU load reset up to 16 unread connections).
      */
     const stopListening = (timeout: Duration.DurationInput, quietMs = 500) =>
-      Effect.flatMap(Ref.get(listener), (known) => {
-        if (Option.isNone(known)) return Effect.void
-        const server = known.value
-        const quiet = Effect.zipWith(Clock.currentTimeMillis, Ref.get(lastArrivalMs), (now, last) => now - last >= quietMs)
+      Effect.suspend(() => {
+        if (Option.isNone(listener)) return Effect.void
+        const server = listener.value
+        const quiet = Effect.sync(() => Date.now() - lastArrivalMs >= quietMs)
         const answered = Effect.sync(() => server.pendingRequests === 0)
         return quiet.pipe(
           Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (isQuiet) => isQuiet }),

@@ -62,17 +62,15 @@ export const requestLog = (app: HttpApp.Default): HttpApp.Default<never, Request
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const requestId = requestIdFrom(request.headers[requestIdHeader])
-    return yield* Effect.annotateLogs(handle(app, request, requestId), { requestId }).pipe(
-      Effect.locally(currentRequestId, requestId)
-    )
+    // The logger adds the id to every line logged under this (Logging.ts).
+    return yield* Effect.locally(handle(app, request, requestId), currentRequestId, requestId)
   })
 
 const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerRequest, requestId: string) =>
   Effect.gen(function*() {
     const path = new URL(request.url, "http://localhost").pathname
     const gate = yield* RequestGate
-    yield* gate.observe(request)
-    const startedMs = yield* Clock.currentTimeMillis
+    const startedMs = yield* gate.observe(request)
     // The app writes its response before this middleware sees it, so what every response gets
     // is added in a handler that runs just before it is sent.
     yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(finish(response, requestId)))
@@ -94,13 +92,16 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
     const durationMs = (yield* Clock.currentTimeMillis) - startedMs
     // No response means the client went away and the request was interrupted.
     const status = Exit.isSuccess(exit) ? exit.value.status : 499
+    // Checked first: below the log level the line is dropped anyway, and its annotations would
+    // still have been set and unset on the fiber.
     yield* Effect.logInfo("request").pipe(
       Effect.annotateLogs({
         method: request.method,
         path,
         status,
         durationMs
-      })
+      }),
+      Effect.whenLogLevel("Info")
     )
     yield* Metric.increment(httpRequestsOf(request.method, String(status)))
     yield* Metric.update(httpRequestDuration, durationMs / 1000)
