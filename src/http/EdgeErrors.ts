@@ -137,9 +137,13 @@ const tooLarge = (limit: number) => new PayloadTooLarge({ message: `Request bodi
  * most MaxJsonDepth levels. The declared length is checked before reading; a chunked body is
  * measured once read.
  */
-const checkBody = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  if (request.method !== "POST" && request.method !== "PUT" && request.method !== "PATCH") return
+const checkBody = Effect.flatMap(
+  HttpServerRequest.HttpServerRequest,
+  // Most requests are reads, with no body to check.
+  (request) => request.method === "POST" || request.method === "PUT" || request.method === "PATCH" ? checkBodyOf(request) : Effect.void
+)
+
+const checkBodyOf = (request: HttpServerRequest.HttpServerRequest) => Effect.gen(function*() {
   const limit = bodyLimit(request.url)
   const declared = Number(request.headers["content-length"] ?? Number.NaN)
   if (declared > limit) return yield* tooLarge(limit)
