@@ -45,14 +45,6 @@ export const HistoryQuery = Schema.Struct({
 })
 export type HistoryQuery = typeof HistoryQuery.Type
 
-/** A history query with its defaults applied. */
-export interface HistoryPageRequest {
-  readonly limit: number
-  readonly offset: number
-  readonly assetCode: AssetCode | undefined
-  readonly cursor: number | undefined
-}
-
 /** One ledger entry of the user's, seen from the user's wallet. */
 export class HistoryItem extends Schema.Class<HistoryItem>("HistoryItem")({
   transactionId: TransactionId,

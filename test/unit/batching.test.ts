@@ -23,12 +23,17 @@ test("a lone call runs at once, alone", async () => {
   expect(batches).toEqual([[4]])
 })
 
-test("calls made while the worker is busy share the next batch, each gets its own output, at most max at a time", async () => {
+/** The recording batch function, except that a batch starting with 0 waits for `release`: every later call queues behind it. */
+const gatedRecording = () => {
   const { batches, run } = recording()
   const release = Effect.runSync(Deferred.make<void>())
-  // The first batch waits for the release, so every later call queues behind it.
   const gated = (inputs: Arr.NonEmptyReadonlyArray<number>) =>
     inputs[0] === 0 ? Effect.zipRight(Deferred.await(release), run(inputs)) : run(inputs)
+  return { batches, gated, release }
+}
+
+test("calls made while the worker is busy share the next batch, each gets its own output, at most max at a time", async () => {
+  const { batches, gated, release } = gatedRecording()
   const program = Effect.gen(function*() {
     const call = yield* batching(gated, { max: 4, workers: 1 })
     const first = yield* Effect.fork(call(0))
@@ -45,10 +50,7 @@ test("calls made while the worker is busy share the next batch, each gets its ow
 })
 
 test("a failing batch is run again one call at a time: only the failing call fails", async () => {
-  const { batches, run } = recording()
-  const release = Effect.runSync(Deferred.make<void>())
-  const gated = (inputs: Arr.NonEmptyReadonlyArray<number>) =>
-    inputs[0] === 0 ? Effect.zipRight(Deferred.await(release), run(inputs)) : run(inputs)
+  const { batches, gated, release } = gatedRecording()
   const program = Effect.gen(function*() {
     const call = yield* batching(gated, { max: 10, workers: 1 })
     const first = yield* Effect.fork(call(0))
