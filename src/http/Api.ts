@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
-import { ApiKeyId, ApiKeyInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey, type Scope } from "../domain/ApiKey.ts"
+import { ApiKeyId, ApiKeyInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey } from "../domain/ApiKey.ts"
 import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
@@ -43,7 +43,7 @@ import { Reconciliation } from "../domain/Reconciliation.ts"
 import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
 import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
-import { AdminAccess, ReadAccess, WriteAccess } from "./Auth.ts"
+import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -103,12 +103,7 @@ function withRequestIdField(spec: Record<string, any>): Record<string, any> {
   return spec
 }
 
-/**
- * The scope an endpoint needs is the middleware it carries (Auth.ts); this annotation repeats it
- * in the document as `x-required-scope`, and withScopeText says it in the description.
- */
-const requiredScope = (scope: Scope) => ({ "x-required-scope": scope })
-
+/** Says in each operation's description the scope its `x-required-scope` names (Auth.ts). */
 function withScopeText(spec: Record<string, any>): Record<string, any> {
   for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
     for (const operation of Object.values<Record<string, any>>(operations)) {
@@ -136,8 +131,7 @@ const write = <const Name extends string>(name: Name, summary: string) =>
     .addError(AssetNotFound)
     .addError(SystemAccount)
     .addError(BalanceLimit)
-    .middleware(WriteAccess)
-    .annotate(OpenApi.Override, requiredScope("write"))
+    .pipe(needsWrite)
     .annotate(OpenApi.Summary, summary)
     .annotate(
       OpenApi.Description,
@@ -164,8 +158,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addError(SystemAccount)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Move one asset from one player to another")
       .annotate(
         OpenApi.Description,
@@ -178,8 +171,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
     HttpApiEndpoint.post("bulk", "/wallets/batch")
       .setPayload(BulkWriteRequest)
       .addSuccess(BulkWriteResult)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, `Up to ${BulkItemsMax} topups, bonuses and spends in one request`)
       .annotate(
         OpenApi.Description,
@@ -196,8 +188,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addSuccess(Schema.Union(AssetBalance, AllBalances))
       .addError(UserNotFound)
       .addError(AssetNotFound)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "One balance with assetCode, else every asset's")
   )
   .add(
@@ -207,8 +198,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
       .addSuccess(HistoryPage)
       .addError(UserNotFound)
       .addError(AssetNotFound)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "Ledger entries of a user, newest first")
       .annotate(
         OpenApi.Description,
@@ -225,8 +215,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPayload(NewUser)
       .addSuccess(User, { status: 201 })
       .addError(UsernameTaken)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Register a player, with an empty wallet per asset")
   )
 {}
@@ -245,8 +234,7 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .addError(SameWallet)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, `A multi-leg transaction: 1 to ${LegsMax} legs applied in order, all or none`)
       .annotate(
         OpenApi.Description,
@@ -270,8 +258,7 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .addError(InsufficientFunds)
       .addError(DebtLimit)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Reverse a transaction: a new REVERSAL transaction that mirrors its legs")
       .annotate(
         OpenApi.Description,
@@ -287,8 +274,7 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .setPath(TransactionPath)
       .addSuccess(TransactionDetail)
       .addError(TransactionNotFound)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "One transaction with its legs and every ledger entry")
   )
   .add(
@@ -296,8 +282,7 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .setUrlParams(TransactionQuery)
       .addSuccess(TransactionPage)
       .addError(UserNotFound)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "Transactions by user or by metadata, newest first, filtered by asset, type and time")
       .annotate(
         OpenApi.Description,
@@ -326,8 +311,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .addError(SystemAccount)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Hold part of a player's balance until it is captured, voided or expires")
       .annotate(
         OpenApi.Description,
@@ -351,8 +335,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .addError(UserNotFound)
       .addError(SystemAccount)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Capture a hold: the amount (default all) to toUserId (default the treasury), the rest back")
       .annotate(
         OpenApi.Description,
@@ -373,8 +356,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .addError(HoldNotFound)
       .addError(HoldNotActive)
       .addError(BalanceLimit)
-      .middleware(WriteAccess)
-      .annotate(OpenApi.Override, requiredScope("write"))
+      .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Void a hold: all of it returns to the player")
       .annotate(
         OpenApi.Description,
@@ -386,8 +368,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .setPath(HoldPath)
       .addSuccess(Hold)
       .addError(HoldNotFound)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "A hold as it stands")
   )
 {}
@@ -396,8 +377,7 @@ export class AssetsApi extends HttpApiGroup.make("assets")
   .add(
     HttpApiEndpoint.get("list", "/assets")
       .addSuccess(AssetList)
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "Every currency the ledger holds, by code")
   )
   .add(
@@ -405,8 +385,7 @@ export class AssetsApi extends HttpApiGroup.make("assets")
       .setPayload(NewAsset)
       .addSuccess(Asset, { status: 201 })
       .addError(AssetExists)
-      .middleware(AdminAccess)
-      .annotate(OpenApi.Override, requiredScope("admin"))
+      .pipe(needsAdmin)
       .annotate(OpenApi.Summary, "Add a currency; the treasury gets its wallet at once, players on their first write")
       .annotate(
         OpenApi.Description,
@@ -420,8 +399,7 @@ export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
   .add(
     HttpApiEndpoint.get("reconcile", "/reconciliation")
       .addSuccess(Reconciliation)
-      .middleware(AdminAccess)
-      .annotate(OpenApi.Override, requiredScope("admin"))
+      .pipe(needsAdmin)
       .annotate(OpenApi.Summary, "Check that every asset sums to zero and every wallet equals its entries")
       .annotate(
         OpenApi.Description,
@@ -464,8 +442,7 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
   .add(
     HttpApiEndpoint.get("scrape", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
-      .middleware(ReadAccess)
-      .annotate(OpenApi.Override, requiredScope("read"))
+      .pipe(needsRead)
       .annotate(OpenApi.Summary, "Counters and latency histograms in the Prometheus text format")
   )
 {}
@@ -478,8 +455,7 @@ export class KeysApi extends HttpApiGroup.make("keys")
       .setPayload(NewApiKey)
       .addSuccess(CreatedApiKey, { status: 201 })
       .addError(ApiKeyLimit)
-      .middleware(AdminAccess)
-      .annotate(OpenApi.Override, requiredScope("admin"))
+      .pipe(needsAdmin)
       .annotate(OpenApi.Summary, "Create an API key; its secret is in this answer only")
       .annotate(
         OpenApi.Description,
@@ -489,8 +465,7 @@ export class KeysApi extends HttpApiGroup.make("keys")
   .add(
     HttpApiEndpoint.get("list", "/keys")
       .addSuccess(ApiKeyList)
-      .middleware(AdminAccess)
-      .annotate(OpenApi.Override, requiredScope("admin"))
+      .pipe(needsAdmin)
       .annotate(OpenApi.Summary, "Every API key, revoked ones included, without secrets")
   )
   .add(
@@ -498,8 +473,7 @@ export class KeysApi extends HttpApiGroup.make("keys")
       .setPath(KeyPath)
       .addSuccess(ApiKeyInfo)
       .addError(ApiKeyNotFound)
-      .middleware(AdminAccess)
-      .annotate(OpenApi.Override, requiredScope("admin"))
+      .pipe(needsAdmin)
       .annotate(OpenApi.Summary, "Revoke an API key")
       .annotate(
         OpenApi.Description,

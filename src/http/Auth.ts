@@ -1,7 +1,7 @@
-import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { type HttpApiEndpoint, HttpApiMiddleware, HttpApiSecurity, type HttpMethod, OpenApi } from "@effect/platform"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
-import { type Caller, Forbidden, Unauthorized } from "../domain/ApiKey.ts"
+import { type Caller, Forbidden, type Scope, Unauthorized } from "../domain/ApiKey.ts"
 
 /**
  * The contract's side of API keys: one middleware per scope, each reading the bearer token. An
@@ -32,3 +32,17 @@ export class ReadAccess extends HttpApiMiddleware.Tag<ReadAccess>()("ReadAccess"
 export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("WriteAccess", options) {}
 
 export class AdminAccess extends HttpApiMiddleware.Tag<AdminAccess>()("AdminAccess", options) {}
+
+/**
+ * What an endpoint pipes through to need a scope: the scope's middleware, and the same scope as
+ * `x-required-scope` in the OpenAPI document (the three middlewares share one security scheme,
+ * so the document could not tell them apart otherwise), from one place.
+ */
+const needs = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(scope: Scope, middleware: Context.Tag<I, S>) =>
+<Name extends string, Method extends HttpMethod.HttpMethod, Path, UrlParams, Payload, Headers, Success, Error, R, RE>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, Path, UrlParams, Payload, Headers, Success, Error, R, RE>
+) => endpoint.middleware(middleware).annotate(OpenApi.Override, { "x-required-scope": scope })
+
+export const needsRead = needs("read", ReadAccess)
+export const needsWrite = needs("write", WriteAccess)
+export const needsAdmin = needs("admin", AdminAccess)
