@@ -85,9 +85,12 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
       Object.keys(query.metadata).length === 0 ? sql`TRUE` : sql`t.metadata @> ${JSON.stringify(query.metadata)}::jsonb`
     ]
 
+    const decodeTransactions = Schema.decodeUnknown(Schema.Array(TransactionRow))
+
     /** The page's transactions read whole, in the order of `position` or of (time, id). */
     const whole = (picked: Statement.Fragment, order: Statement.Fragment) =>
-      sql`
+      Effect.flatMap(
+        sql`
         WITH picked AS (${picked})
         SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
                ${entriesJson} AS entries, p.position, ${micros} AS micros
@@ -96,7 +99,9 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
           JOIN ledger_entries e ON e.transaction_id = t.id
           JOIN wallets w ON w.id = e.wallet_id
          GROUP BY t.id, p.position
-         ORDER BY ${order}`
+         ORDER BY ${order}`,
+        decodeTransactions
+      )
 
     /**
      * A user's, one more than asked, to know whether a next page exists. Each of the user's
@@ -104,57 +109,47 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
      * far as the page reaches; only the page's transactions are then read whole.
      */
     const byUser = (userId: UserId, query: TransactionSearch, below: number | undefined) =>
-      SqlSchema.findAll({
-        Request: Schema.Void,
-        Result: TransactionRow,
-        execute: () =>
-          whole(
-            sql`
-              SELECT page.transaction_id, max(page.id) AS position
-                FROM wallets w
-               CROSS JOIN LATERAL (
-                 SELECT e.id, e.transaction_id FROM ledger_entries e
-                   JOIN transactions t ON t.id = e.transaction_id
-                  WHERE ${sql.and([sql`e.wallet_id = w.id`, below === undefined ? sql`TRUE` : sql`e.id < ${below}`, ...filters(query)])}
-                  ORDER BY e.id DESC
-                  LIMIT ${query.limit + 1}
-               ) page
-               WHERE ${sql.and([sql`w.user_id = ${userId}`, query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`])}
-               GROUP BY page.transaction_id
-               ORDER BY position DESC
-               LIMIT ${query.limit + 1}`,
-            sql`p.position DESC`
-          )
-      })(undefined)
+      whole(
+        sql`
+          SELECT page.transaction_id, max(page.id) AS position
+            FROM wallets w
+           CROSS JOIN LATERAL (
+             SELECT e.id, e.transaction_id FROM ledger_entries e
+               JOIN transactions t ON t.id = e.transaction_id
+              WHERE ${sql.and([sql`e.wallet_id = w.id`, below === undefined ? sql`TRUE` : sql`e.id < ${below}`, ...filters(query)])}
+              ORDER BY e.id DESC
+              LIMIT ${query.limit + 1}
+           ) page
+           WHERE ${sql.and([sql`w.user_id = ${userId}`, query.assetCode === undefined ? sql`TRUE` : sql`w.asset_code = ${query.assetCode}`])}
+           GROUP BY page.transaction_id
+           ORDER BY position DESC
+           LIMIT ${query.limit + 1}`,
+        sql`p.position DESC`
+      )
 
     /**
      * Everyone's transactions carrying the metadata pairs: found through the GIN index on
      * metadata, newest first by (time, id), one more than asked.
      */
     const byMetadata = (query: TransactionSearch, below: { readonly micros: number; readonly transactionId: string } | undefined) =>
-      SqlSchema.findAll({
-        Request: Schema.Void,
-        Result: TransactionRow,
-        execute: () =>
-          whole(
-            sql`
-              SELECT t.id AS transaction_id, NULL::bigint AS position
-                FROM transactions t
-               WHERE ${
-              sql.and([
-                ...filters(query),
-                // A multi-leg transaction has no asset of its own: any of its legs' counts.
-                query.assetCode === undefined
-                  ? sql`TRUE`
-                  : sql`EXISTS (SELECT 1 FROM ledger_entries le WHERE le.transaction_id = t.id AND le.asset_code = ${query.assetCode})`,
-                below === undefined ? sql`TRUE` : sql`(${micros}, t.id) < (${below.micros}, ${below.transactionId}::uuid)`
-              ])
-            }
-               ORDER BY ${micros} DESC, t.id DESC
-               LIMIT ${query.limit + 1}`,
-            sql`micros DESC, t.id DESC`
-          )
-      })(undefined)
+      whole(
+        sql`
+          SELECT t.id AS transaction_id, NULL::bigint AS position
+            FROM transactions t
+           WHERE ${
+          sql.and([
+            ...filters(query),
+            // A multi-leg transaction has no asset of its own: any of its legs' counts.
+            query.assetCode === undefined
+              ? sql`TRUE`
+              : sql`EXISTS (SELECT 1 FROM ledger_entries le WHERE le.transaction_id = t.id AND le.asset_code = ${query.assetCode})`,
+            below === undefined ? sql`TRUE` : sql`(${micros}, t.id) < (${below.micros}, ${below.transactionId}::uuid)`
+          ])
+        }
+           ORDER BY ${micros} DESC, t.id DESC
+           LIMIT ${query.limit + 1}`,
+        sql`micros DESC, t.id DESC`
+      )
 
     return {
       byId: (id: TransactionId) => Effect.orDie(byId(id)),
