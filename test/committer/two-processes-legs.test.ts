@@ -7,6 +7,7 @@ import { DatabaseUrl, PgLive } from "../../src/Sql.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { type HttpOutcome, post, type ServiceProcess, startServiceProcess } from "../support/ServiceProcess.ts"
+import { seededRandom } from "../support/SeededRandom.ts"
 
 /**
  * Two service processes on one database, each with its own group committer, under transfers
@@ -34,14 +35,6 @@ interface Sent {
   readonly path: "/api/wallets/transfer" | "/api/transactions"
   readonly body: Record<string, unknown>
   readonly legs: ReadonlyArray<Leg>
-}
-
-/** A seeded generator, so that a failing plan can be run again. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
 const database = ManagedRuntime.make(PgLive.pipe(Layer.provideMerge(FreshDatabaseLive)))
@@ -83,7 +76,7 @@ test("two processes, transfers both ways and multi-leg transactions: no deadlock
     const opening = await balancesNow()
 
     const seed = Date.now() % 1_000_000
-    const random = mulberry32(seed)
+    const random = seededRandom(seed)
     const pick = <A>(values: ReadonlyArray<A>) => values[Math.floor(random() * values.length)]!
     const pair = (withTreasury: boolean) => {
       const parties = withTreasury ? [1, ...userIds] : userIds

@@ -15,6 +15,7 @@ import {
   type Write,
   type WriteType
 } from "../support/ServiceProcess.ts"
+import { seededRandom } from "../support/SeededRandom.ts"
 
 /**
  * Two service processes on one database, each with its own group committer, under one
@@ -38,14 +39,6 @@ interface Receipt {
   readonly userId: number
   readonly assetCode: string
   readonly amount: number
-}
-
-/** A seeded generator, so that a failing plan can be run again. */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
 const database = ManagedRuntime.make(PgLive.pipe(Layer.provideMerge(FreshDatabaseLive)))
@@ -90,7 +83,7 @@ test("two processes on one database: invariants hold and every key applies once"
     const transactionsBefore = (await check.query(`SELECT count(*)::int AS n FROM transactions`)).rows[0].n as number
 
     const seed = Date.now() % 1_000_000
-    const random = mulberry32(seed)
+    const random = seededRandom(seed)
     const pick = <A>(values: ReadonlyArray<A>) => values[Math.floor(random() * values.length)]!
     const writes = Array.from({ length: requestCount }, (_, i): { write: Write; to: "first" | "second" | "both" } => {
       const type = pick<WriteType>(["TOPUP", "BONUS", "SPEND", "SPEND"])

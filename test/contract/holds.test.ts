@@ -8,7 +8,7 @@ import { Amount } from "../../src/domain/Money.ts"
 import { UserId } from "../../src/domain/User.ts"
 import { balanceOf, ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { testAdminKey } from "../support/TestApiKey.ts"
-import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
+import { getJson, newPlayer, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /**
  * Holds: POST /api/holds takes an amount out of a player's spendable balance into escrow; a
@@ -23,16 +23,7 @@ beforeAll(async () => {
 })
 afterAll(() => service.dispose())
 
-const newUser = async (label: string, gold = 0) => {
-  const created = await postJson(service, "/api/users", { username: `${label}_${uniqueKey("u").replace(/-/g, "_")}` })
-  expect(created.status).toBe(201)
-  const userId = created.body.userId as number
-  if (gold > 0) {
-    const funded = await postJson(service, "/api/wallets/topup", { userId, assetCode: "GOLD_COINS", amount: gold, idempotencyKey: uniqueKey() })
-    expect(funded.status).toBe(201)
-  }
-  return userId
-}
+const newUser = (label: string, gold = 0) => newPlayer(service, label, gold)
 
 const holdRequest = (userId: number, amount: number, fields: { expiresInSeconds?: number; description?: string } = {}) =>
   HoldRequest.make({

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import { MaxAmount } from "../../src/domain/Limits.ts"
 import { balanceOf, ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { multiLegJson, multiLegRequest, type PlainLeg } from "../support/Requests.ts"
-import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
+import { getJson, newPlayer, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /** POST /api/transactions: legs applied in order, all or none, idempotent like every write. */
 
@@ -13,16 +13,7 @@ beforeAll(async () => {
 })
 afterAll(() => service.dispose())
 
-const newUser = async (label: string, gold = 0) => {
-  const created = await service.run(
-    service.client.users.create({ payload: { username: `${label}_${uniqueKey("u").replace(/-/g, "_")}` as never } })
-  )
-  if (gold > 0) {
-    const funded = await postJson(service, "/api/wallets/topup", { userId: created.userId, assetCode: "GOLD_COINS", amount: gold, idempotencyKey: uniqueKey() })
-    expect(funded.status).toBe(201)
-  }
-  return created.userId
-}
+const newUser = (label: string, gold = 0) => newPlayer(service, label, gold)
 
 const transact = (legs: ReadonlyArray<PlainLeg>, fields: Parameters<typeof multiLegRequest>[1] = {}) =>
   service.run(service.client.transactions.create({ payload: multiLegRequest(legs, { idempotencyKey: uniqueKey(), ...fields }), headers: {} }))

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import * as Effect from "effect/Effect"
 import { balanceOf, ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { transferRequest } from "../support/Requests.ts"
-import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
+import { getJson, newPlayer, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /** POST /api/wallets/transfer: one asset from one player to another, idempotent like every write. */
 
@@ -12,16 +12,7 @@ beforeAll(async () => {
 })
 afterAll(() => service.dispose())
 
-const newUser = async (label: string, gold = 0) => {
-  const created = await service.run(
-    service.client.users.create({ payload: { username: `${label}_${uniqueKey("u").replace(/-/g, "_")}` as never } })
-  )
-  if (gold > 0) {
-    const funded = await postJson(service, "/api/wallets/topup", { userId: created.userId, assetCode: "GOLD_COINS", amount: gold, idempotencyKey: uniqueKey() })
-    expect(funded.status).toBe(201)
-  }
-  return created.userId
-}
+const newUser = (label: string, gold = 0) => newPlayer(service, label, gold)
 
 const transfer = (fields: Parameters<typeof transferRequest>[0]) =>
   service.run(service.client.wallets.transfer({ payload: transferRequest(fields), headers: {} }))

@@ -8,6 +8,7 @@ import { balancesOf, exactlyOnceReport, invariantViolations } from "./ExactlyOnc
 import { noViolations } from "./Invariants.ts"
 import { type Load, loadFigures, startLoad } from "./RetryingClient.ts"
 import { type ServiceProcess, startServiceProcess, type Write, type WriteType } from "./ServiceProcess.ts"
+import { seededRandom } from "./SeededRandom.ts"
 
 /**
  * What the fault suites (test/fault/) share: their sizes, their workload, and the check after
@@ -57,14 +58,6 @@ export const freshDatabaseWithProcesses = () => {
 export const players = [2, 3] as const
 export const allAssets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
 
-/** A seeded generator, so that a failing workload can be run again (the seed is printed). */
-const mulberry32 = (seed: number) => () => {
-  seed = (seed + 0x6D2B79F5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
 /**
  * Topups, bonuses and spends, half of them spends of up to 150, so that balances wander and some
  * spends are refused (409, a final answer that must stay final). Every write touches the
@@ -73,7 +66,7 @@ const mulberry32 = (seed: number) => () => {
  */
 export const workload = (label: string, count: number, assets: ReadonlyArray<string>): ReadonlyArray<Write> => {
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000)
-  const random = mulberry32(seed)
+  const random = seededRandom(seed)
   const pick = <A>(values: ReadonlyArray<A>) => values[Math.floor(random() * values.length)]!
   const run = `${label}-${seed}-${Date.now().toString(36)}`
   return Array.from({ length: count }, (_, i): Write => {

@@ -1,3 +1,4 @@
+import { expect } from "bun:test"
 import { FetchHttpClient } from "@effect/platform"
 import { BunHttpServer } from "@effect/platform-bun"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -10,6 +11,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { makeWalletClient, type WalletClient } from "../../src/client.ts"
+import { UserId } from "../../src/domain/User.ts"
 import type { RequestGate } from "../../src/http/RequestGate.ts"
 import { ServiceLive } from "../../src/Service.ts"
 import { DatabaseUrl } from "../../src/Sql.ts"
@@ -84,6 +86,18 @@ export const getJson = async (service: TestService, path: string) => {
   const response = await service.fetch(path)
   const text = await response.text()
   return { status: response.status, headers: response.headers, body: JSON.parse(text) as Record<string, unknown> }
+}
+
+/** A new player, with `gold` Gold Coins topped up when more than 0; its user id. */
+export const newPlayer = async (service: TestService, label: string, gold = 0) => {
+  const created = await postJson(service, "/api/users", { username: `${label}_${uniqueKey("u").replace(/-/g, "_")}` })
+  expect(created.status).toBe(201)
+  const userId = UserId.make(created.body.userId as number)
+  if (gold > 0) {
+    const funded = await postJson(service, "/api/wallets/topup", { userId, assetCode: "GOLD_COINS", amount: gold, idempotencyKey: uniqueKey() })
+    expect(funded.status).toBe(201)
+  }
+  return userId
 }
 
 let keySequence = 0
