@@ -21,7 +21,14 @@ export class AssetReconciliation extends Schema.Class<AssetReconciliation>("Asse
     description: `Wallets whose balance is not their entries' net, by id, at most ${MismatchedWalletsListed}`
   }),
   held: Schema.Number.annotations({ description: "What active holds keep of the asset" }),
-  escrowBalance: Schema.Number.annotations({ description: "The escrow's balance of the asset: equal to held when reconciled" })
+  escrowBalance: Schema.Number.annotations({ description: "The escrow's balance of the asset: equal to held when reconciled" }),
+  issued: Schema.Number.annotations({
+    description: "What the treasury has paid out of the asset minus what it took back, from its entries"
+  }),
+  outstanding: Schema.Number.annotations({
+    description: "What every other account (players, the escrow) holds of the asset: equal to issued when reconciled, " +
+      "more when money that nobody issued exists"
+  })
 }) {}
 
 export class Reconciliation extends Schema.Class<Reconciliation>("Reconciliation")({
@@ -30,6 +37,10 @@ export class Reconciliation extends Schema.Class<Reconciliation>("Reconciliation
   assets: Schema.Array(AssetReconciliation)
 }) {}
 
-/** The ledger's two global rules, and the escrow holding exactly what is held, on the figures of one asset. */
+/**
+ * The ledger's two global rules, the escrow holding exactly what is held, and nothing held
+ * that the treasury did not issue, on the figures of one asset.
+ */
 export const isReconciled = (asset: AssetReconciliation): boolean =>
-  asset.sumOfBalances === 0 && asset.mismatchedWalletCount === 0 && asset.held === asset.escrowBalance
+  asset.sumOfBalances === 0 && asset.mismatchedWalletCount === 0 && asset.held === asset.escrowBalance &&
+  asset.issued === asset.outstanding

@@ -62,16 +62,27 @@ export class UsernameTaken extends Schema.TaggedError<UsernameTaken>()(
 }
 
 /**
- * System accounts (the treasury) are moved only as the other side of a player's posting, or
- * as a side of a multi-leg transaction: never by a transfer between players.
+ * A system account named where its rules do not let it be (domain/AccountRules.ts): the
+ * treasury only issues and takes back, the escrow only moves with a hold's life, and any other
+ * system account is touched by nothing. Nothing of the request is written.
  */
 export class SystemAccount extends Schema.TaggedError<SystemAccount>()(
   "SystemAccount",
-  { code: errorCode("SYSTEM_ACCOUNT"), message: Schema.String, userId: Schema.Number },
+  {
+    code: errorCode("SYSTEM_ACCOUNT"),
+    message: Schema.String,
+    userId: Schema.Number,
+    /** The leg of a multi-leg transaction that names the account; absent elsewhere. */
+    legIndex: Schema.optional(Schema.Int)
+  },
   HttpApiSchema.annotations({ status: 422 })
 ) {
-  static of(userId: number) {
-    return new SystemAccount({ userId, message: `User ${userId} is a system account and cannot be the target of a player write` })
+  static of(userId: number, legIndex?: number) {
+    return new SystemAccount({
+      userId,
+      message: `User ${userId} is a system account and cannot be a side of this ${legIndex === undefined ? "write" : `leg (${legIndex})`}`,
+      ...(legIndex === undefined ? {} : { legIndex })
+    })
   }
 }
 

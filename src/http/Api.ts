@@ -164,7 +164,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
         OpenApi.Description,
         "Idempotent as every write (body idempotencyKey or Idempotency-Key header; a replay returns the first " +
           "response with Idempotent-Replayed: true). 422 SAME_WALLET when fromUserId = toUserId, 422 SYSTEM_ACCOUNT when " +
-          "either side is the treasury, 409 INSUFFICIENT_FUNDS when the sender's balance is short (stored under the key)."
+          "either side is a system account (the treasury, the escrow or any other), 409 INSUFFICIENT_FUNDS when the sender's balance is short (stored under the key)."
       )
   )
   .add(
@@ -232,13 +232,15 @@ export class TransactionsApi extends HttpApiGroup.make("transactions")
       .addError(UserNotFound)
       .addError(AssetNotFound)
       .addError(SameWallet)
+      .addError(SystemAccount)
       .addError(InsufficientFunds)
       .addError(BalanceLimit)
       .pipe(needsWrite)
       .annotate(OpenApi.Summary, `A multi-leg transaction: 1 to ${LegsMax} legs applied in order, all or none`)
       .annotate(
         OpenApi.Description,
-        "Each leg moves an amount of one asset from one user to another; the treasury (user 1) may be a side, legs may " +
+        "Each leg moves an amount of one asset from one user to another; the treasury (user 1) may be a side (any other " +
+          "system account, the escrow included, is 422 SYSTEM_ACCOUNT with the leg's legIndex), legs may " +
           "move several assets and touch a wallet more than once, and each leg sees the balances the previous legs left. " +
           "A refused leg writes nothing, and the error names it with legIndex (from 0). Idempotent as every write."
       )

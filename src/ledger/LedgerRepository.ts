@@ -3,6 +3,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
+import { AccountRole } from "../domain/AccountRules.ts"
 import { AssetCode } from "../domain/Asset.ts"
 import type { HoldId } from "../domain/Hold.ts"
 import { Balance } from "../domain/Money.ts"
@@ -20,6 +21,8 @@ const AccountRow = Schema.Struct({
   userId: UserId,
   assetCode: AssetCode,
   userKind: Schema.NullOr(UserKind),
+  /** What the user is to the ledger (domain/AccountRules.ts); null when it does not exist. */
+  userRole: Schema.NullOr(AccountRole),
   assetExists: Schema.Boolean,
   walletId: Schema.NullOr(WalletId),
   treasuryWalletId: Schema.NullOr(WalletId),
@@ -52,8 +55,10 @@ const OriginalLegRow = Schema.Struct({
   amount: Schema.Number,
   debitWalletId: WalletId,
   debitUserId: UserId,
+  debitRole: AccountRole,
   creditWalletId: WalletId,
-  creditUserId: UserId
+  creditUserId: UserId,
+  creditRole: AccountRole
 })
 export type OriginalLegRow = typeof OriginalLegRow.Type
 
@@ -207,7 +212,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       Result: AccountRow,
       execute: (accounts) =>
         sql`
-          SELECT r.user_id AS "userId", r.asset_code AS "assetCode", u.kind AS "userKind",
+          SELECT r.user_id AS "userId", r.asset_code AS "assetCode", u.kind AS "userKind", u.role AS "userRole",
                  a.code IS NOT NULL AS "assetExists", w.id AS "walletId", t.id AS "treasuryWalletId",
                  e.id AS "escrowUserId", ew.id AS "escrowWalletId"
             FROM unnest(${accounts.map((a) => a.userId)}::bigint[], ${accounts.map((a) => a.assetCode)}::varchar[])
@@ -216,7 +221,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
             LEFT JOIN assets a ON a.code = r.asset_code
             LEFT JOIN wallets w ON w.user_id = u.id AND w.asset_code = a.code
             LEFT JOIN wallets t ON t.user_id = ${TreasuryUserId} AND t.asset_code = a.code
-            LEFT JOIN users e ON e.username = '$escrow' AND e.kind = 'SYSTEM'
+            LEFT JOIN users e ON e.role = 'ESCROW'
             LEFT JOIN wallets ew ON ew.user_id = e.id AND ew.asset_code = a.code`.withoutTransform
     })
 
@@ -258,7 +263,7 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                  h.status, h.expires_at AS "expiresAt", h.created_at AS "createdAt",
                  h.hold_transaction_id AS "holdTransactionId", h.settlement_transaction_id AS "settlementTransactionId",
                  h.settled_at AS "settledAt",
-                 (SELECT e.id FROM users e WHERE e.username = '$escrow' AND e.kind = 'SYSTEM') AS "escrowUserId"
+                 (SELECT e.id FROM users e WHERE e.role = 'ESCROW') AS "escrowUserId"
             FROM holds h WHERE h.id = ANY(${ids}::uuid[]) ORDER BY h.id FOR UPDATE OF h`.withoutTransform
     })
 
@@ -277,13 +282,15 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
         sql`
           SELECT t.id AS "transactionId", t.type, t.amount AS "transactionAmount", d.leg_index AS "legIndex",
                  d.asset_code AS "assetCode", d.amount,
-                 d.wallet_id AS "debitWalletId", dw.user_id AS "debitUserId",
-                 c.wallet_id AS "creditWalletId", cw.user_id AS "creditUserId"
+                 d.wallet_id AS "debitWalletId", dw.user_id AS "debitUserId", du.role AS "debitRole",
+                 c.wallet_id AS "creditWalletId", cw.user_id AS "creditUserId", cu.role AS "creditRole"
             FROM transactions t
             JOIN ledger_entries d ON d.transaction_id = t.id AND d.entry_type = 'DEBIT'
             JOIN ledger_entries c ON c.transaction_id = t.id AND c.leg_index = d.leg_index AND c.entry_type = 'CREDIT'
             JOIN wallets dw ON dw.id = d.wallet_id
+            JOIN users du ON du.id = dw.user_id
             JOIN wallets cw ON cw.id = c.wallet_id
+            JOIN users cu ON cu.id = cw.user_id
            WHERE t.id = ANY(${ids}::uuid[])
            ORDER BY t.id, d.leg_index`.withoutTransform
     })

@@ -15,6 +15,8 @@ const AssetFiguresRow = Schema.Struct({
   mismatchedWallets: Schema.Array(MismatchedWallet),
   held: Schema.Number,
   escrowBalance: Schema.Number,
+  issued: Schema.Number,
+  outstanding: Schema.Number,
   checkedAt: Schema.DateFromSelf
 })
 export type AssetFiguresRow = typeof AssetFiguresRow.Type
@@ -41,8 +43,8 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
             SELECT wallet_id, sum(CASE entry_type WHEN 'CREDIT' THEN amount ELSE -amount END) AS net
               FROM ledger_entries GROUP BY wallet_id
           ), checked AS (
-            SELECT w.id, w.asset_code, w.balance, coalesce(n.net, 0) AS net
-              FROM wallets w LEFT JOIN nets n ON n.wallet_id = w.id
+            SELECT w.id, w.asset_code, w.balance, coalesce(n.net, 0) AS net, u.role
+              FROM wallets w JOIN users u ON u.id = w.user_id LEFT JOIN nets n ON n.wallet_id = w.id
           ), counted AS (
             -- A multi-leg transaction (or its reversal) has no asset of its own: it counts once for
             -- each asset its legs move, read from its entries (only those transactions' entries are read).
@@ -59,7 +61,7 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
             SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code
           ), escrow AS (
             SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
-             WHERE u.username = '$escrow' AND u.kind = 'SYSTEM'
+             WHERE u.role = 'ESCROW'
           )
           SELECT a.code AS "assetCode",
                  coalesce(sum(c.balance), 0)::float8 AS "sumOfBalances",
@@ -71,6 +73,8 @@ export class ReconciliationRepository extends Effect.Service<ReconciliationRepos
                           '[]'::json) AS "mismatchedWallets",
                  coalesce(max(h.held), 0)::float8 AS "held",
                  coalesce(max(x.balance), 0)::float8 AS "escrowBalance",
+                 (-coalesce(sum(c.net) FILTER (WHERE c.role = 'TREASURY'), 0))::float8 AS "issued",
+                 coalesce(sum(c.balance) FILTER (WHERE c.role <> 'TREASURY'), 0)::float8 AS "outstanding",
                  now() AS "checkedAt"
             FROM assets a
             LEFT JOIN checked c ON c.asset_code = a.code

@@ -1,5 +1,6 @@
 import * as Arr from "effect/Array"
 import * as Either from "effect/Either"
+import { maySide } from "../domain/AccountRules.ts"
 import { type AssetCode, AssetNotFound } from "../domain/Asset.ts"
 import { CaptureExceedsHold, HoldNotFound } from "../domain/Hold.ts"
 import { TransactionNotFound } from "../domain/Lookup.ts"
@@ -91,6 +92,13 @@ const reversalPostings = (
       NotReversible.of(command.transactionId, "Only a one-leg transaction is reversed in part: leave out amount to reverse it whole")
     )
   }
+  // The original kept the rules, and its mirror keeps them too; checked again all the same,
+  // since a reversal must never move the escrow, whatever the ledger holds.
+  for (const leg of legs) {
+    const legIndex = multiLeg ? leg.legIndex : undefined
+    if (!maySide(leg.creditRole, "REVERSAL", "DEBIT")) return Either.left(SystemAccount.of(leg.creditUserId, legIndex))
+    if (!maySide(leg.debitRole, "REVERSAL", "CREDIT")) return Either.left(SystemAccount.of(leg.debitUserId, legIndex))
+  }
   return Either.right(legs.map((leg) => ({
     type: "REVERSAL" as const,
     userId: leg.debitUserId,
@@ -117,9 +125,11 @@ export const reversalShare = (command: ReversalCommand, original: OriginalLegRow
 /** The player's and the treasury's wallets for a v1 write, or why it cannot be posted. */
 const writePostings = (command: WriteCommand, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
   const account = accounts.get(accountKey(command.userId, command.assetCode))
-  if (account === undefined || account.userKind === null) return Either.left(UserNotFound.of(command.userId))
+  if (account === undefined || account.userRole === null) return Either.left(UserNotFound.of(command.userId))
   if (!account.assetExists) return Either.left(AssetNotFound.of(command.assetCode))
-  if (account.userKind === "SYSTEM") return Either.left(SystemAccount.of(command.userId))
+  if (!maySide(account.userRole, command.type, command.type === "SPEND" ? "DEBIT" : "CREDIT")) {
+    return Either.left(SystemAccount.of(command.userId))
+  }
   if (account.walletId === null || account.treasuryWalletId === null) {
     throw new Error(`Wallets of user ${command.userId} for ${command.assetCode} were not opened`)
   }
@@ -139,8 +149,9 @@ const writePostings = (command: WriteCommand, accounts: Accounts): Either.Either
 
 /**
  * One leg's wallets, or why it cannot be posted, checked in the order a client fixes them:
- * the same user on both sides, then an unknown sender, receiver or asset, then (for a
- * transfer, which is between players) a system account on either side.
+ * the same user on both sides, then an unknown sender, receiver or asset, then a system
+ * account where its rules do not let it be (in a transfer, which is between players, none; in
+ * a multi-leg leg, the treasury only).
  */
 const legPosting = (
   leg: Leg,
@@ -151,13 +162,11 @@ const legPosting = (
   if (leg.fromUserId === leg.toUserId) return Either.left(SameWallet.of(leg.fromUserId, legIndex))
   const from = accounts.get(accountKey(leg.fromUserId, leg.assetCode))
   const to = accounts.get(accountKey(leg.toUserId, leg.assetCode))
-  if (from === undefined || from.userKind === null) return Either.left(UserNotFound.of(leg.fromUserId, legIndex))
-  if (to === undefined || to.userKind === null) return Either.left(UserNotFound.of(leg.toUserId, legIndex))
+  if (from === undefined || from.userRole === null) return Either.left(UserNotFound.of(leg.fromUserId, legIndex))
+  if (to === undefined || to.userRole === null) return Either.left(UserNotFound.of(leg.toUserId, legIndex))
   if (!from.assetExists) return Either.left(AssetNotFound.of(leg.assetCode, legIndex))
-  if (rules.type === "TRANSFER") {
-    if (from.userKind === "SYSTEM") return Either.left(SystemAccount.of(leg.fromUserId))
-    if (to.userKind === "SYSTEM") return Either.left(SystemAccount.of(leg.toUserId))
-  }
+  if (!maySide(from.userRole, rules.type, "DEBIT")) return Either.left(SystemAccount.of(leg.fromUserId, legIndex))
+  if (!maySide(to.userRole, rules.type, "CREDIT")) return Either.left(SystemAccount.of(leg.toUserId, legIndex))
   if (from.walletId === null || to.walletId === null) {
     throw new Error(`Wallets of users ${leg.fromUserId} and ${leg.toUserId} for ${leg.assetCode} were not opened`)
   }
@@ -184,9 +193,9 @@ const escrowSides = (account: AccountRow) => {
 /** A new hold: from the player to the escrow, or why it cannot be posted (as a spend's). */
 const holdPostings = (command: HoldCommand, accounts: Accounts): Either.Either<ReadonlyArray<Posting>, WriteRefusal> => {
   const account = accounts.get(accountKey(command.userId, command.assetCode))
-  if (account === undefined || account.userKind === null) return Either.left(UserNotFound.of(command.userId))
+  if (account === undefined || account.userRole === null) return Either.left(UserNotFound.of(command.userId))
   if (!account.assetExists) return Either.left(AssetNotFound.of(command.assetCode))
-  if (account.userKind === "SYSTEM") return Either.left(SystemAccount.of(command.userId))
+  if (!maySide(account.userRole, "HOLD", "DEBIT")) return Either.left(SystemAccount.of(command.userId))
   const { escrow, player } = escrowSides(account)
   return Either.right([{
     type: "HOLD" as const,
@@ -226,8 +235,8 @@ const settlementPostings = (
   if (command._tag !== "Capture") return Either.right([back(hold.amount)])
   const toUserId = command.toUserId ?? TreasuryUserId
   const to = accounts.get(accountKey(toUserId, hold.assetCode))
-  if (to === undefined || to.userKind === null) return Either.left(UserNotFound.of(toUserId))
-  if (toUserId === account.escrowUserId) return Either.left(SystemAccount.of(toUserId))
+  if (to === undefined || to.userRole === null) return Either.left(UserNotFound.of(toUserId))
+  if (!maySide(to.userRole, "CAPTURE", "CREDIT")) return Either.left(SystemAccount.of(toUserId))
   const captured = command.amount ?? hold.amount
   if (captured > hold.amount) return Either.left(CaptureExceedsHold.of(command.holdId, captured, hold.amount))
   if (to.walletId === null) throw new Error(`Wallet of user ${toUserId} for ${hold.assetCode} was not opened`)

@@ -80,9 +80,7 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       if (!Arr.isNonEmptyReadonlyArray(legs)) return yield* Effect.dieMessage("A multi-leg transaction without legs")
       return yield* committer.submit(multiLegCommand(legs, request, key, requestId, createdBy)).pipe(
         Effect.flatMap(expecting(isMultiLegReceipt)),
-        foreignRefusalsDie,
-        // The treasury may be a side of a multi-leg transaction: no leg is refused for it.
-        Effect.catchTag("SystemAccount", Effect.die)
+        foreignRefusalsDie
       )
     }, (transact) => counted("TRANSACTION")(transact))
 

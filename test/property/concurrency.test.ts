@@ -15,7 +15,11 @@ import { getJson, postJson, startService, type TestService, uniqueKey } from "..
  * match the holds, no key may apply twice, no hold may settle twice, no transaction may be
  * reversed past its amount, and every answer must be what a sequential model gives when it
  * applies the successful requests (and the service's own expiries) one by one in the order
- * they were committed: each receipt's balances, and the final balances and holds. Run once with
+ * they were committed: each receipt's balances, and the final balances and holds. Both storms
+ * also try system accounts where their rules do not let them be (the escrow or a system account
+ * without rules in a transfer, a multi-leg leg, a write, a hold or as a capture's payee; the
+ * treasury as a player): each is refused, writes nothing, and after each storm the escrow holds
+ * exactly what the holds in force keep and the reconciliation is ok. Run once with
  * one request per transaction and once with the group committer's batches, which must not
  * change any of it.
  */
@@ -70,11 +74,22 @@ type Step =
   | { readonly _tag: "Hold"; readonly user: number; readonly asset: number; readonly amount: number; readonly short: boolean }
   | { readonly _tag: "Retry"; readonly of: number }
   | { readonly _tag: "Reuse"; readonly of: number; readonly amount: number }
+  | {
+    readonly _tag: "System"
+    readonly shape: "transfer-from" | "transfer-to" | "multileg" | "write" | "hold"
+    /** 0 the treasury, 1 the escrow, 2 a system account without rules. */
+    readonly account: 0 | 1 | 2
+    readonly user: number
+    readonly legAt: number
+    readonly asset: number
+    readonly amount: number
+  }
 
 /** A step of the second storm: it names what the first one applied by index. */
 type SettleStep =
   | { readonly _tag: "Capture"; readonly of: number; readonly amount: number | null; readonly toPlayer: number | null }
   | { readonly _tag: "Void"; readonly of: number }
+  | { readonly _tag: "CaptureToSystem"; readonly of: number; readonly account: 1 | 2 }
   | { readonly _tag: "Reverse"; readonly of: number; readonly amount: number | null; readonly allowDebt: boolean }
   | { readonly _tag: "ReverseOpening"; readonly of: number; readonly allowDebt: boolean }
   | { readonly _tag: "Write"; readonly kind: WriteKind; readonly user: number; readonly asset: number; readonly amount: number }
@@ -128,7 +143,19 @@ const stepArbitrary = (users: number): fc.Arbitrary<Step> =>
       })
     },
     { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Retry" as const), of: fc.nat() }) },
-    { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Reuse" as const), of: fc.nat(), amount: fc.integer({ min: 401, max: 500 }) }) }
+    { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Reuse" as const), of: fc.nat(), amount: fc.integer({ min: 401, max: 500 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        _tag: fc.constant("System" as const),
+        shape: fc.constantFrom("transfer-from" as const, "transfer-to" as const, "multileg" as const, "write" as const, "hold" as const),
+        account: fc.constantFrom(0 as const, 1 as const, 2 as const),
+        user: fc.nat({ max: users - 1 }),
+        legAt: fc.nat({ max: 2 }),
+        asset,
+        amount
+      })
+    }
   )
 
 const settleStepArbitrary = (users: number): fc.Arbitrary<SettleStep> =>
@@ -144,6 +171,10 @@ const settleStepArbitrary = (users: number): fc.Arbitrary<SettleStep> =>
       })
     },
     { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Void" as const), of: fc.nat() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ _tag: fc.constant("CaptureToSystem" as const), of: fc.nat(), account: fc.constantFrom(1 as const, 2 as const) })
+    },
     {
       weight: 6,
       arbitrary: fc.record({
@@ -188,6 +219,33 @@ const planArbitrary = fc.record({
 
 const TreasuryId = 1
 
+/** The escrow's user id and a system account's without rules, made by each suite's set-up. */
+const systemIds = { escrow: 0, unruled: 0 }
+const systemAccount = (account: 0 | 1 | 2) => [TreasuryId, systemIds.escrow, systemIds.unruled][account]!
+
+/**
+ * Whether a request names a system account where its rules do not let it be: the treasury as
+ * a player, or the escrow or a system account without rules anywhere a client can name one.
+ */
+const namesSystemAccount = (request: Request): boolean => {
+  const forbidden = (userId: number) => userId === systemIds.escrow || userId === systemIds.unruled
+  switch (request.kind) {
+    case "topup":
+    case "bonus":
+    case "spend":
+    case "hold":
+      return request.user === TreasuryId || forbidden(request.user)
+    case "transfer":
+      return [request.leg.from, request.leg.to].some((userId) => userId === TreasuryId || forbidden(userId))
+    case "multileg":
+      return request.legs.some((leg) => forbidden(leg.from) || forbidden(leg.to))
+    case "capture":
+      return request.to !== null && forbidden(request.to)
+    default:
+      return false
+  }
+}
+
 /** Turns steps into requests: retries and reuses point at an earlier fresh request. */
 const materialise = (steps: ReadonlyArray<Step>, userIds: ReadonlyArray<number>, run: string): Array<Request> => {
   const party = (index: number) => (index === userIds.length ? TreasuryId : userIds[index]!)
@@ -227,6 +285,22 @@ const materialise = (steps: ReadonlyArray<Step>, userIds: ReadonlyArray<number>,
           key
         })
         break
+      case "System": {
+        // A multi-leg leg may name the treasury: there the escrow stands in for it.
+        const account = systemAccount(step.shape === "multileg" && step.account === 0 ? 1 : step.account)
+        const player = userIds[step.user]!, asset = assets[step.asset]!
+        const fair = { from: player, to: party((step.user + 1) % (userIds.length + 1)), asset, amount: step.amount }
+        if (step.shape === "write") requests.push({ kind: "bonus", user: account, asset, amount: step.amount, key })
+        if (step.shape === "hold") requests.push({ kind: "hold", user: account, asset, amount: step.amount, expiresInSeconds: 900, key })
+        if (step.shape === "transfer-from") requests.push({ kind: "transfer", leg: { from: account, to: player, asset, amount: step.amount }, key })
+        if (step.shape === "transfer-to") requests.push({ kind: "transfer", leg: { from: player, to: account, asset, amount: step.amount }, key })
+        if (step.shape === "multileg") {
+          const legs: Array<Leg> = Array.from({ length: step.legAt }, () => fair)
+          legs.push(step.account === 2 ? { from: player, to: account, asset, amount: step.amount } : { from: account, to: player, asset, amount: step.amount })
+          requests.push({ kind: "multileg", legs, key })
+        }
+        break
+      }
       default: {
         if (requests.length === 0) break
         const earlier = requests[step.of % requests.length]!
@@ -272,6 +346,10 @@ const materialiseSettle = (
         break
       case "Void":
         if (holdIds.length > 0) requests.push({ kind: "void", holdId: holdIds[step.of % holdIds.length]!, key })
+        break
+      case "CaptureToSystem":
+        if (holdIds.length === 0) break
+        requests.push({ kind: "capture", holdId: holdIds[step.of % holdIds.length]!, amount: null, to: systemAccount(step.account), key })
         break
       case "Reverse":
         if (transactionIds.length === 0) break
@@ -430,7 +508,8 @@ const reached = {
   reversalIntoDebt: 0,
   holdNotActive: 0,
   alreadyReversed: 0,
-  debtLimit: 0
+  debtLimit: 0,
+  systemAccount: 0
 }
 
 const checkPlan = async (
@@ -482,6 +561,7 @@ const checkPlan = async (
   })
   const holdIds = Array.from(new Set(appliedFirst.flatMap(({ body, request }) => request.kind === "hold" ? [body.holdId as string] : [])))
   const transactionIds = Array.from(new Set(appliedFirst.map(({ body }) => body.transactionId as string)))
+  await expectEscrowReconciled(service)
   if (plan.pauseMs > 0) await Bun.sleep(plan.pauseMs)
   const second = materialiseSettle(
     plan.settle,
@@ -517,6 +597,7 @@ const checkPlan = async (
       continue
     }
     expect([
+      "SYSTEM_ACCOUNT",
       "INSUFFICIENT_FUNDS",
       "IDEMPOTENCY_KEY_REUSED",
       "SAME_WALLET",
@@ -527,6 +608,7 @@ const checkPlan = async (
       "DEBT_LIMIT"
     ]).toContain(response.body.code as string)
     if (response.body.code === "SAME_WALLET") expect(requestedLegs(requests[i]!).some((leg) => leg.from === leg.to)).toBe(true)
+    if (response.body.code === "SYSTEM_ACCOUNT") expect(namesSystemAccount(requests[i]!)).toBe(true)
     if (response.body.code === "DEBT_LIMIT") {
       const request = requests[i]!
       expect(request.kind === "reverse" && request.allowDebt).toBe(true)
@@ -536,6 +618,12 @@ const checkPlan = async (
   const succeeded = (status: number) => status === 201 || status === 200
   for (const [i, response] of responses.entries()) {
     const request = requests[i]!
+    // A system account where its rules do not let it be is refused, whatever else the request is:
+    // a multi-leg transaction may meet a refused leg before it, a capture a settled hold first.
+    if (namesSystemAccount(request)) {
+      expect(succeeded(response.status)).toBe(false)
+      if (response.body.code === "SYSTEM_ACCOUNT") reached.systemAccount++
+    }
     if (succeeded(response.status) && response.headers.get("idempotent-replayed") === null) {
       if (request.kind === "transfer") reached.transfer++
       if (request.kind === "multileg") reached.multileg++
@@ -695,6 +783,16 @@ const checkPlan = async (
   }
 
   expect(await service.run(ledgerViolations)).toEqual(noViolations)
+  await expectEscrowReconciled(service)
+}
+
+/** After a storm: the escrow holds exactly what the holds in force keep, and the reconciliation is ok. */
+const expectEscrowReconciled = async (service: TestService) => {
+  const violations = await service.run(ledgerViolations)
+  expect({ heldOffEscrow: violations.heldOffEscrow, systemSidesBroken: violations.systemSidesBroken })
+    .toEqual({ heldOffEscrow: [], systemSidesBroken: [] })
+  const reconciliation = await getJson(service, "/api/reconciliation")
+  expect(reconciliation.body.ok).toBe(true)
 }
 
 for (const writeBatchMax of ["1", "500"]) {
@@ -704,6 +802,12 @@ for (const writeBatchMax of ["1", "500"]) {
       service = await startService({ WRITE_BATCH_MAX: writeBatchMax, HOLD_EXPIRY_INTERVAL: "200 millis" })
       const credit = await postJson(service, "/api/assets", { code: "CREDIT_COINS", name: "Credit Coins", maxDebt: maxDebt.CREDIT_COINS })
       expect(credit.status).toBe(201)
+      const rows = await service.run(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql<{ id: number; role: string }>`
+          WITH added AS (INSERT INTO users (username, kind, role) VALUES ('$unruled', 'SYSTEM', 'SYSTEM') RETURNING id, role)
+          SELECT id, role FROM added UNION ALL SELECT id, role FROM users WHERE role = 'ESCROW'`))
+      systemIds.escrow = rows.find((row) => row.role === "ESCROW")!.id
+      systemIds.unruled = rows.find((row) => row.role === "SYSTEM")!.id
     })
     afterAll(() => service.dispose())
 

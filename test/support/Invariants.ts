@@ -49,12 +49,20 @@ export const ledgerViolations = Effect.gen(function*() {
       FROM assets a
       LEFT JOIN (SELECT asset_code, sum(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY asset_code) h ON h.asset_code = a.code
       LEFT JOIN (SELECT w.asset_code, w.balance FROM wallets w JOIN users u ON u.id = w.user_id
-                  WHERE u.username = '$escrow' AND u.kind = 'SYSTEM') w ON w.asset_code = a.code
+                  WHERE u.role = 'ESCROW') w ON w.asset_code = a.code
      WHERE coalesce(h.held, 0) <> coalesce(w.balance, 0)`
-  return { heldOffEscrow, unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
+  /** Every system account is a side only of its own operations (migration 0015's table). */
+  const systemSidesBroken = yield* sql<{ transactionId: string; role: string }>`
+    SELECT e.transaction_id, u.role FROM ledger_entries e
+      JOIN transactions t ON t.id = e.transaction_id
+      JOIN wallets w ON w.id = e.wallet_id
+      JOIN users u ON u.id = w.user_id
+     WHERE NOT ledger_system_side_allowed(u.role, t.type, e.entry_type)`
+  return { systemSidesBroken, heldOffEscrow, unbalancedAssets, walletsOffLedger, userWalletsBelowFloor, badTransactions, badLegs, unbalancedTransactions, staleBalanceAfter }
 })
 
 export const noViolations = {
+  systemSidesBroken: [],
   heldOffEscrow: [],
   unbalancedAssets: [],
   walletsOffLedger: [],
