@@ -27,8 +27,8 @@ const planBatch = 32
 
 /**
  * Written straight in SQL, one transaction: every entry's balance_after is the running sum of
- * its wallet's amounts in entry order, the wallets end at their last entry, and the deferred
- * trigger checks every transaction at COMMIT as it does for the service's own writes.
+ * its wallet's amounts in entry order, the wallets end at their last entry, and the entries'
+ * statement trigger checks every transaction as it does for the service's own writes.
  */
 const generate = async (client: pg.Client) => {
   await client.query("BEGIN")
@@ -50,13 +50,14 @@ const generate = async (client: pg.Client) => {
        FROM generate_series(1, $1::int) g`,
     [transactions, players]
   )
+  // A transaction and its entries are written by one statement (migration 0016), as the service's batch does.
   await client.query(
-    `INSERT INTO transactions (id, type, asset_code, amount, created_at, metadata)
-     SELECT tx, 'TOPUP', asset_code, amount, created_at, jsonb_build_object('orderId', 'order-' || n, 'shop', 'web')
-       FROM generated ORDER BY n`
-  )
-  await client.query(
-    `INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after, created_at)
+    `WITH inserted AS (
+       INSERT INTO transactions (id, type, asset_code, amount, created_at, metadata)
+       SELECT tx, 'TOPUP', asset_code, amount, created_at, jsonb_build_object('orderId', 'order-' || n, 'shop', 'web')
+         FROM generated ORDER BY n
+     )
+     INSERT INTO ledger_entries (transaction_id, wallet_id, asset_code, entry_type, amount, balance_after, created_at)
      SELECT tx, wallet_id, asset_code, entry_type, amount, balance_after, created_at FROM (
        SELECT g.n, 0 AS side, g.tx, w.id AS wallet_id, g.asset_code, 'DEBIT' AS entry_type, g.amount,
               w.balance - sum(g.amount) OVER (PARTITION BY g.asset_code ORDER BY g.n) AS balance_after, g.created_at
@@ -73,10 +74,6 @@ const generate = async (client: pg.Client) => {
                FROM ledger_entries e JOIN generated g ON g.tx = e.transaction_id GROUP BY e.wallet_id) moved
       WHERE w.id = moved.wallet_id`
   )
-  // Statistics of the rows just written, before the deferred balance trigger checks each
-  // transaction at COMMIT: planned without them, its check hashed every wallet (a Seq Scan on
-  // wallets) once per transaction, and COMMIT ran over 10 minutes for 1M entries.
-  await client.query("ANALYZE ledger_entries, transactions, wallets")
   await client.query("COMMIT")
   // As autovacuum would leave it: statistics current and the visibility map set.
   await client.query("VACUUM ANALYZE")

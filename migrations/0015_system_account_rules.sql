@@ -67,9 +67,10 @@ $$;
 -- legitimate transaction is legitimate: the balance check makes its legs mirror the original's.
 -- The planner's choices are fixed for this function: without statistics it would plan a join
 -- to a whole table while the table is small and keep that plan as the table grows, so only
--- nested loops over the primary keys are left to it, whatever the table sizes.
+-- nested loops over the primary keys are left to it, whatever the table sizes. (JIT is off too:
+-- a disabled plan node's cost passes the JIT threshold, and compiling costs seconds.)
 CREATE FUNCTION ledger_check_system_sides() RETURNS trigger LANGUAGE plpgsql
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
 DECLARE
   offending record;
 BEGIN
@@ -139,7 +140,7 @@ CREATE TRIGGER holds_count_settled
 
 -- Fixed plans, as above: users and wallets are read by key whatever their statistics say.
 CREATE FUNCTION escrow_check_held() RETURNS trigger LANGUAGE plpgsql
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
 DECLARE
   escrow_balance bigint;
   in_force       bigint;
