@@ -31,6 +31,18 @@ const isClientAbort = (cause: Cause.Cause<unknown>) =>
 /** Seconds a client should wait before retrying a 503 (overloaded, unavailable, shutting down). */
 const retryAfterSeconds = "1"
 
+/**
+ * A request interrupted by the service itself (a read queued when its batcher stopped at
+ * shutdown, a write whose batch was cut short), not by its client: nothing says it did not
+ * apply, but a retry with the same key is safe, so it is a 503 like any other outage.
+ */
+const interrupted = HttpServerResponse.unsafeJson(
+  Schema.encodeSync(ServiceUnavailable)(
+    new ServiceUnavailable({ status: "unavailable", message: "The request was interrupted before its answer; retry later" })
+  ),
+  { status: 503 }
+)
+
 const shuttingDown = HttpServerResponse.unsafeJson(
   Schema.encodeSync(ServiceUnavailable)(shuttingDownError),
   // Written by this middleware itself, so it does not pass the pre-response handler below:
@@ -82,6 +94,8 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
       Effect.catchAllCause((cause) =>
         isClientAbort(cause)
           ? Effect.failCause(cause)
+          : Cause.isInterruptedOnly(cause)
+          ? Effect.logWarning("Request interrupted", cause).pipe(Effect.as(finish(interrupted, requestId)))
           : Effect.logError("Unhandled failure", cause).pipe(Effect.as(finish(internalError, requestId)))
       )
     )

@@ -41,11 +41,13 @@ export class HoldRepository extends Effect.Service<HoldRepository>()("HoldReposi
     /**
      * Active holds past their expiry, oldest first, through the partial index on active holds.
      * SKIP LOCKED passes over holds a batch is settling right now; the committer re-reads each
-     * under its lock anyway, so a hold found by two processes is released once.
+     * under its lock anyway, so a hold found by two processes is released once. The holds in
+     * `skipping` (whose release failed here lately) are passed over, so that they never fill the
+     * page and stop the others' release.
      */
-    const due = (limit: number) =>
+    const due = (limit: number, skipping: ReadonlyArray<HoldId>) =>
       sql<{ id: HoldId }>`
-        SELECT id FROM holds WHERE status = 'HELD' AND expires_at <= now()
+        SELECT id FROM holds WHERE status = 'HELD' AND expires_at <= now() AND NOT (id = ANY(${skipping}::uuid[]))
          ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`.pipe(Effect.map((rows) => rows.map((row) => row.id)))
 
     return {

@@ -77,3 +77,9 @@ export const holdsExpired = Metric.counter("wallet_holds_expired_total", {
   description: "Holds released by the service past their expiresAt (status EXPIRED)",
   incremental: true
 })
+
+export const holdsExpiryFailures = Metric.counter("wallet_holds_expiry_failures_total", {
+  description: "Releases of expired holds that failed for the hold itself (a defect, or the database refusing it); " +
+    "each such hold is skipped by the expiry rounds for a while, and the others are released",
+  incremental: true
+})

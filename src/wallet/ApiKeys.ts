@@ -34,6 +34,23 @@ import { ApiKeyRepository, type ApiKeyRow, type TableVersion } from "../ledger/A
  */
 export class AdminKeyFile extends Context.Tag("AdminKeyFile")<AdminKeyFile, Option.Option<string>>() {}
 
+/**
+ * AUTH_DISABLED serves everyone as admin: a setting for a laptop that, copied into a production
+ * deployment, would open every wallet to anyone who can reach the port. With NODE_ENV=production
+ * (which the Docker image sets) it stops the start-up instead, saying why.
+ */
+const authDisabled = Config.all({
+  disabled: Config.boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
+  nodeEnv: Config.string("NODE_ENV").pipe(Config.withDefault(""))
+}).pipe(
+  Config.validate({
+    message: "AUTH_DISABLED=true is refused with NODE_ENV=production: it would serve every request without an API key, " +
+      "as admin. Unset AUTH_DISABLED and give the service an ADMIN_API_KEY",
+    validation: ({ disabled, nodeEnv }) => !(disabled && nodeEnv === "production")
+  }),
+  Config.map(({ disabled }) => disabled)
+)
+
 export const AuthConfig = Config.all({
   /** Unset or empty: no such key. Always an admin key, never stored, compared by its hash. */
   adminApiKey: Config.redacted("ADMIN_API_KEY").pipe(
@@ -44,7 +61,7 @@ export const AuthConfig = Config.all({
     Config.option,
     Config.map(Option.filter((key) => Redacted.value(key) !== ""))
   ),
-  disabled: Config.boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
+  disabled: authDisabled,
   /** Keys in use (not revoked) at most: every one is held in memory and re-read each second. */
   keysMax: Config.integer("API_KEYS_MAX").pipe(
     Config.validate({ message: "Expected an integer from 1 to 100000", validation: (n) => n >= 1 && n <= 100_000 }),

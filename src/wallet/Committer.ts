@@ -47,9 +47,18 @@ const shuttingDown = new ServiceUnavailable({
   message: "The server is shutting down; retry on another instance with the same idempotency key"
 })
 
-/** Ends with an interruption, or a database that cannot serve: splitting the batch would not help. */
-const isWholeBatchFailure = (cause: Cause.Cause<unknown>) =>
-  Cause.isInterruptedOnly(cause) || Chunk.some(Cause.defects(cause), isUnavailable)
+/**
+ * What the callers of a batch cut short by an interruption are told (the writer stopped at
+ * shutdown, or the batch interrupted by whatever bounds it). Whether or not its COMMIT reached
+ * the database, a retry with the same key applies the write at most once: a 503, never a 500.
+ */
+const interrupted = new ServiceUnavailable({
+  status: "unavailable",
+  message: "The write was interrupted before its answer; retry with the same idempotency key"
+})
+
+/** A database that cannot serve: splitting the batch would not help. */
+const isWholeBatchFailure = (cause: Cause.Cause<unknown>) => Chunk.some(Cause.defects(cause), isUnavailable)
 
 /**
  * Group commit: every write of the process goes through one writer fiber that commits what is
@@ -83,6 +92,9 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
         Effect.provide(services),
         Effect.flatMap((exits) => answer(batch, exits)),
         Effect.catchAllCause((cause) => {
+          // An interruption answered as such would reach the handler as an interrupted request,
+          // which is neither an error of the contract nor a client gone away: a 500.
+          if (Cause.isInterruptedOnly(cause)) return failAll(batch, Cause.fail(interrupted))
           if (batch.length === 1 || isWholeBatchFailure(cause)) return failAll(batch, cause)
           const [first, rest] = Arr.splitNonEmptyAt(batch, Math.ceil(batch.length / 2))
           return Effect.logWarning("A batch failed; committing its halves apart", cause).pipe(

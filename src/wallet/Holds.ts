@@ -1,3 +1,6 @@
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -7,10 +10,12 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { randomUUID } from "node:crypto"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
+import { ServiceUnavailable } from "../domain/Http.ts"
 import {
   type CaptureRequest,
   Hold,
   HoldId,
+  HoldNotActive,
   HoldNotFound,
   HoldReceipt,
   type HoldRequest,
@@ -21,7 +26,8 @@ import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import { Amount } from "../domain/Money.ts"
 import { type AnyReceipt, captureCommand, expireCommand, holdCommand, voidCommand } from "../domain/Write.ts"
 import { HoldRepository } from "../ledger/HoldRepository.ts"
-import { holdsExpired } from "../observability/Metrics.ts"
+import { holdsExpired, holdsExpiryFailures } from "../observability/Metrics.ts"
+import { isUnavailable } from "../SqlFailure.ts"
 import { Committer } from "./Committer.ts"
 import { counted, expecting, foreignRefusalsDie, resolveKey } from "./WriteOutcome.ts"
 
@@ -38,6 +44,16 @@ export const HoldsConfig = Config.all({
 
 /** Holds released per round: each is one command of a batch, so a round is a batch or a few. */
 export const ExpiryBatchSize = 500
+
+/**
+ * How long a hold whose release failed for itself is left out of the expiry rounds: long enough
+ * that a hold that can never be released costs little, short enough that one whose cause was
+ * fixed (a trigger dropped, a bug deployed away) is released soon after.
+ */
+export const UnreleasableRetryAfter = Duration.minutes(1)
+
+/** Most holds remembered as unreleasable; past it the oldest is forgotten (and tried again). */
+const UnreleasableMax = 10_000
 
 const isHoldReceipt = (receipt: AnyReceipt): receipt is HoldReceipt => receipt instanceof HoldReceipt
 const isSettlementReceipt = (receipt: AnyReceipt): receipt is SettlementReceipt => receipt instanceof SettlementReceipt
@@ -135,18 +151,51 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
       })
     })
 
+    /** Holds whose release failed for the hold itself, and when (ms since 1970) they may be tried again. */
+    const unreleasable = new Map<HoldId, number>()
+
+    /**
+     * Sorts one expiry's failure: the hold was settled already (by a capture, a void, another
+     * process) or the database cannot serve, the server is going away, or the batch was
+     * interrupted — nothing to hold against the hold — or else its release itself fails (a
+     * defect, a refusal, a constraint or trigger refusing its row): then it is left out of the
+     * rounds for UnreleasableRetryAfter, logged and counted, so that it costs the committer one
+     * failed batch per retry instead of one per round, and never keeps the holds after it waiting.
+     */
+    const noteFailure = (holdId: HoldId, cause: Cause.Cause<unknown>, nowMs: number) => {
+      const failure = Cause.failureOption(cause)
+      const notTheHolds = Option.isSome(failure)
+        ? failure.value instanceof HoldNotActive || failure.value instanceof ServiceUnavailable
+        : Cause.isInterruptedOnly(cause) || Chunk.some(Cause.defects(cause), isUnavailable)
+      if (notTheHolds) return Effect.succeed(false)
+      if (unreleasable.size >= UnreleasableMax) unreleasable.delete(unreleasable.keys().next().value!)
+      unreleasable.set(holdId, nowMs + Duration.toMillis(UnreleasableRetryAfter))
+      return Effect.logError("An expired hold cannot be released; skipping it and releasing the others", cause).pipe(
+        Effect.annotateLogs({ holdId, retryAfter: Duration.format(UnreleasableRetryAfter) }),
+        Effect.zipRight(Metric.increment(holdsExpiryFailures)),
+        Effect.as(true)
+      )
+    }
+
     /** Releases every hold due now, a round at a time; returns how many it released. */
     const expireDue = Effect.gen(function*() {
       let released = 0
       while (true) {
-        const due = yield* repository.due(ExpiryBatchSize)
+        const nowMs = yield* Clock.currentTimeMillis
+        for (const [holdId, retryAtMs] of unreleasable) if (retryAtMs <= nowMs) unreleasable.delete(holdId)
+        const due = yield* repository.due(ExpiryBatchSize, Array.from(unreleasable.keys()))
         if (due.length === 0) return released
         const exits = yield* committer.submitAll(due.map(expireCommand))
+        let skipped = 0
+        for (const [i, exit] of exits.entries()) {
+          if (Exit.isFailure(exit) && (yield* noteFailure(due[i]!, exit.cause, nowMs))) skipped++
+        }
         const now = exits.filter(Exit.isSuccess).length
         yield* Metric.incrementBy(holdsExpired, now)
         released += now
-        // A hold another process released is not released here: stop once nothing moves.
-        if (due.length < ExpiryBatchSize || exits.every(Exit.isFailure)) return released
+        // A hold another process released is not released here: stop once nothing moves. Holds
+        // skipped just now are left out of the next page, which may hold releasable ones.
+        if (due.length < ExpiryBatchSize || (now === 0 && skipped === 0)) return released
       }
     })
 

@@ -166,3 +166,26 @@ test("an ADMIN_API_KEY shorter than 32 characters stops the start with one line 
   expect(testAdminKey.length).toBeGreaterThanOrEqual(32)
   })
 }, 30_000)
+
+test("AUTH_DISABLED=true with NODE_ENV=production stops the start with one line saying why", async () => {
+  await withFreshDatabase(async (databaseUrl) => {
+    const main = startMain({
+      cwd: repositoryRoot,
+      env: {
+        DATABASE_URL: databaseUrl,
+        PORT: String(await freePort()),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "warn",
+        NODE_ENV: "production",
+        AUTH_DISABLED: "true"
+      }
+    })
+    expect(await exitWithin(main, 20_000)).toBe(1)
+    const refusals = logLines(main.output()).filter((line) => String(line.message).includes("AUTH_DISABLED=true is refused"))
+    expect(refusals.length).toBe(1)
+    expect(refusals[0]!.logLevel).toBe("FATAL")
+    expect(refusals[0]!.message).toContain("NODE_ENV=production")
+    // It never served: the warning of a start without auth was not reached.
+    expect(main.output()).not.toContain("every request is served without an API key, with admin rights")
+  })
+}, 30_000)

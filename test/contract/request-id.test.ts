@@ -145,6 +145,20 @@ describe("X-Request-Id", () => {
     const body = response.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(response.body.body)) : undefined
     expect(body).toMatchObject({ code: "INTERNAL_ERROR", requestId: "dying-1" })
   })
+
+  test("a request interrupted by the service (not by its client) is a 503, safe to retry, not a 500", async () => {
+    const request = HttpServerRequest.fromWeb(new Request("http://localhost/api/x", { headers: { "x-request-id": "cut-1" } }))
+    const response = await Effect.runPromise(
+      requestLog(Effect.interrupt).pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+        Effect.provide(RequestGate.Default)
+      )
+    )
+    expect(response.status).toBe(503)
+    expect(response.headers["retry-after"]).toBe("1")
+    const body = response.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(response.body.body)) : undefined
+    expect(body).toMatchObject({ code: "SERVICE_UNAVAILABLE", status: "unavailable", requestId: "cut-1" })
+  })
 })
 
 describe("X-Request-Id in the logs", () => {
