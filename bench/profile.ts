@@ -148,10 +148,11 @@ try {
   })
   try {
     const { userIds } = await setUpPlayers(service, 50)
-    const { read, write } = makeRequests(service)
+    const { bulk, read, write } = makeRequests(service)
     const player = (n: number) => userIds[n % userIds.length]!
     const assets = ["GOLD_COINS", "DIAMONDS", "LOYALTY_POINTS"] as const
-    const workloads: ReadonlyArray<readonly [string, (n: number) => Promise<Answer>]> = [
+    /** Each workload at PROFILE_CONCURRENCY clients, unless it names its own. */
+    const workloads: ReadonlyArray<readonly [string, (n: number) => Promise<Answer>, number?]> = [
       ["balance read", (n) => read(`/api/wallets/${player(n)}/balance`)],
       ["history page (20)", (n) => read(`/api/wallets/${player(n)}/transactions?limit=20`)],
       ["liveness probe (the floor)", () => read("/api/health/live")],
@@ -161,14 +162,23 @@ try {
           assetCode: assets[n % assets.length],
           amount: 1 + (n % 50),
           idempotencyKey: `p${n.toString(36)}`
-        })]
+        })],
+      // Per posting: this column's figures are per request of 1,000 postings, so µs read as ns per posting.
+      ["bulk (1,000 bonuses, 2 clients)", (n) =>
+        bulk(Array.from({ length: 1_000 }, (_, i) => ({
+          type: "BONUS",
+          userId: player(n * 1_000 + i),
+          assetCode: assets[i % assets.length],
+          amount: 1,
+          idempotencyKey: `b${n.toString(36)}.${i}`
+        }))), 2]
     ]
-    for (const [name, request] of workloads) {
+    for (const [name, request, clients = concurrency] of workloads) {
       // A warm-up outside the window, so the JIT has compiled the path before it is measured.
-      await runWorkload({ name, concurrency, seconds: 1, maxRequests: 1_000_000, request: (n) => request(n + 10_000_000) })
+      await runWorkload({ name, concurrency: clients, seconds: 1, maxRequests: 1_000_000, request: (n) => request(n + 10_000_000) })
       const cpuBefore = await processCpuMs(service.pid)
       const fromUs = Date.now() * 1000
-      const result = await runWorkload({ name, concurrency, seconds, maxRequests: 1_000_000, request })
+      const result = await runWorkload({ name, concurrency: clients, seconds, maxRequests: 1_000_000, request })
       const toUs = Date.now() * 1000
       const cpuAfter = await processCpuMs(service.pid)
       const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
