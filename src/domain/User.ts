@@ -11,7 +11,10 @@ export const UserId = Schema.Int.pipe(
 export type UserId = typeof UserId.Type
 
 /** A user id as it arrives in a path. */
-export const UserIdFromString = PositiveIntFromString(MaxAmount).pipe(Schema.compose(UserId))
+export const UserIdFromString = PositiveIntFromString(MaxAmount, 1).pipe(
+  Schema.compose(UserId),
+  Schema.annotations({ description: "Positive integer id of a user" })
+)
 
 /** The treasury is the system account every topup and bonus is drawn from. */
 export const TreasuryUserId = UserId.make(1)

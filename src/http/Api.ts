@@ -152,6 +152,10 @@ const write = <const Name extends string>(name: Name, summary: string) =>
     )
 
 export class WalletsApi extends HttpApiGroup.make("wallets")
+  .annotate(
+    OpenApi.Description,
+    "Players' balances and history, and the single-asset writes: topups, bonuses, spends, transfers and bulk batches of them."
+  )
   .add(write("topup", "Credit a player with purchased currency, drawn from the treasury"))
   .add(write("bonus", "Grant a player free currency, drawn from the treasury"))
   .add(write("spend", "Debit a player for an in-app purchase, paid to the treasury").addError(InsufficientFunds))
@@ -221,6 +225,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
 {}
 
 export class UsersApi extends HttpApiGroup.make("users")
+  .annotate(OpenApi.Description, "Registering players (idempotent on the username) and finding them by id or by name.")
   .add(
     HttpApiEndpoint.post("create", "/users")
       .setPayload(NewUser)
@@ -256,6 +261,10 @@ export class UsersApi extends HttpApiGroup.make("users")
 {}
 
 export class TransactionsApi extends HttpApiGroup.make("transactions")
+  .annotate(
+    OpenApi.Description,
+    "Multi-leg transactions, reversals, and finding a transaction again by id, by user or by metadata."
+  )
   .add(
     HttpApiEndpoint.post("create", "/transactions")
       .setPayload(MultiLegRequest)
@@ -333,6 +342,7 @@ const holdWrite = "Idempotent as every write (body idempotencyKey or Idempotency
   "response with Idempotent-Replayed: true)."
 
 export class HoldsApi extends HttpApiGroup.make("holds")
+  .annotate(OpenApi.Description, "Reserving part of a balance in escrow until it is captured, voided or expires.")
   .add(
     HttpApiEndpoint.post("create", "/holds")
       .setPayload(HoldRequest)
@@ -409,6 +419,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
 {}
 
 export class AssetsApi extends HttpApiGroup.make("assets")
+  .annotate(OpenApi.Description, "The currencies the ledger holds.")
   .add(
     HttpApiEndpoint.get("list", "/assets")
       .addSuccess(AssetList)
@@ -431,6 +442,10 @@ export class AssetsApi extends HttpApiGroup.make("assets")
 {}
 
 export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
+  .annotate(
+    OpenApi.Description,
+    "The ledger's self-check: every asset sums to zero and every wallet equals its entries."
+  )
   .add(
     HttpApiEndpoint.get("reconcile", "/reconciliation")
       .addSuccess(Reconciliation)
@@ -446,6 +461,7 @@ export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
 {}
 
 export class HealthApi extends HttpApiGroup.make("health")
+  .annotate(OpenApi.Description, "Liveness and readiness probes; they need no key.")
   .add(
     HttpApiEndpoint.get("check", "/health")
       .addSuccess(Health)
@@ -474,6 +490,7 @@ export class HealthApi extends HttpApiGroup.make("health")
 {}
 
 export class MetricsApi extends HttpApiGroup.make("metrics")
+  .annotate(OpenApi.Description, "Counters and latency histograms for Prometheus.")
   .add(
     HttpApiEndpoint.get("scrape", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
@@ -485,6 +502,7 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 const KeyPath = Schema.Struct({ keyId: ApiKeyId })
 
 export class KeysApi extends HttpApiGroup.make("keys")
+  .annotate(OpenApi.Description, "API keys and their scopes (read, write, admin).")
   .add(
     HttpApiEndpoint.post("create", "/keys")
       .setPayload(NewApiKey)
@@ -541,6 +559,10 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .annotate(OpenApi.Transform, (spec) => withScopeText(withRequestIdField(withoutDecodeError(spec))))
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
+  // No licence is granted yet: the document says so rather than naming one the project never chose.
+  .annotate(OpenApi.License, { name: "UNLICENSED" })
+  // Relative, so the docs page and generated clients address whichever host serves the document.
+  .annotate(OpenApi.Servers, [{ url: "/", description: "The service that serves this document" }])
   .annotate(
     OpenApi.Description,
     "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once. " +
