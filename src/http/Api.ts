@@ -53,7 +53,7 @@ import {
   UsernameNotFound,
   UsernameTaken
 } from "../domain/User.ts"
-import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
+import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Bulk.ts"
 import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
 
 /**

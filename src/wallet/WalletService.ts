@@ -11,9 +11,9 @@ import { ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
 import { Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
 import { MultiLegReceipt, type MultiLegRequest, TransferReceipt, type TransferRequest } from "../domain/Transfer.ts"
 import { type UserId, UserNotFound } from "../domain/User.ts"
+import type { BulkWriteItem } from "../domain/Bulk.ts"
 import {
   type AnyReceipt,
-  type BulkWriteItem,
   multiLegCommand,
   reversalCommand,
   transferCommand,
