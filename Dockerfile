@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # Dino Wallet on the official Bun image. Production sets DATABASE_URL; without it the service
+# refuses to start (EMBEDDED_DATABASE=false below), unless run with EMBEDDED_DATABASE=true, which
 # starts an embedded PostgreSQL whose data lives in /app/.data (mount a volume there).
 
 ARG BUN_VERSION=1.4.5
@@ -7,7 +8,9 @@ ARG BUN_VERSION=1.4.5
 # Dependencies from the committed bun.lock, runtime only: Bun runs the TypeScript sources directly.
 FROM oven/bun:${BUN_VERSION} AS deps
 WORKDIR /app
+# The workspace's package manifests are part of the lockfile: bun refuses a frozen install without them.
 COPY package.json bun.lock ./
+COPY packages/client/package.json ./packages/client/
 RUN bun install --production --frozen-lockfile
 
 FROM oven/bun:${BUN_VERSION}-slim AS runtime
@@ -19,6 +22,7 @@ ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0 \
     LOG_FORMAT=json \
+    EMBEDDED_DATABASE=false \
     BUN_JSC_forceRAMSize=268435456
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./

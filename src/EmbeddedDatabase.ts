@@ -1,4 +1,5 @@
 import * as Config from "effect/Config"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -75,6 +76,22 @@ export const start = (options: EmbeddedOptions) =>
     return Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`)
   })
 
+/**
+ * DATABASE_URL is missing where an embedded database is not wanted. The production image sets
+ * EMBEDDED_DATABASE=false, so a deployment that forgot its DATABASE_URL stops here instead of
+ * keeping players' money in a throwaway database inside its container.
+ */
+export class DatabaseNotConfigured extends Data.TaggedError("DatabaseNotConfigured")<{}> {
+  override get message() {
+    return "DATABASE_URL is not set and EMBEDDED_DATABASE is false: set DATABASE_URL to your PostgreSQL " +
+      "(postgres://user:password@host:5432/database), or EMBEDDED_DATABASE=true to start an embedded one " +
+      "whose data lives in EMBEDDED_PG_DIR (default .data/postgres)"
+  }
+}
+
+/** Whether the service may start an embedded PostgreSQL when DATABASE_URL is missing. */
+export const EmbeddedAllowed = Config.boolean("EMBEDDED_DATABASE").pipe(Config.withDefault(true))
+
 export const EmbeddedConfig = Config.all({
   dataDirectory: Config.string("EMBEDDED_PG_DIR").pipe(Config.withDefault(".data/postgres")),
   port: Config.port("EMBEDDED_PG_PORT").pipe(Config.withDefault(54329)),
@@ -82,8 +99,8 @@ export const EmbeddedConfig = Config.all({
 })
 
 /**
- * DATABASE_URL when it is set (production); otherwise an embedded server whose data survives
- * restarts in .data/postgres (as root, when `postgres` cannot reach it, below EMBEDDED_PG_ROOT_DIR).
+ * DATABASE_URL when it is set (production); otherwise, unless EMBEDDED_DATABASE=false, an embedded
+ * server whose data survives restarts in .data/postgres (as root, when `postgres` cannot reach it, below EMBEDDED_PG_ROOT_DIR).
  * Its start failure stays in the error channel, for main.ts to log as one line.
  */
 export const DatabaseUrlLive = Layer.scoped(
@@ -91,6 +108,7 @@ export const DatabaseUrlLive = Layer.scoped(
   Effect.gen(function*() {
     const url = yield* Config.option(Config.redacted("DATABASE_URL"))
     if (Option.isSome(url)) return url.value
+    if (!(yield* EmbeddedAllowed)) return yield* new DatabaseNotConfigured()
     const config = yield* EmbeddedConfig
     return yield* start({ ...config, persistent: true })
   })

@@ -34,7 +34,7 @@ export const HistoryCursor = Schema.transformOrFail(Schema.String, Schema.Number
 
 /** limit and offset are optional for clients; the service applies the defaults. */
 export const HistoryQuery = Schema.Struct({
-  limit: Schema.optional(PositiveIntFromString(HistoryLimitMax).pipe(Schema.greaterThanOrEqualTo(1))).annotations({
+  limit: Schema.optional(PositiveIntFromString(HistoryLimitMax, 1)).annotations({
     description: `1 to ${HistoryLimitMax}, default ${HistoryLimitDefault}`
   }),
   offset: Schema.optional(PositiveIntFromString(HistoryOffsetMax)).annotations({

@@ -29,13 +29,19 @@ export const BoundedText = (options: { readonly minChars: number; readonly maxCh
   )
 
 /**
- * A positive integer that travels as a decimal string (path and query parameters). Only plain
- * digits are accepted: "1e3", "0x10" and " 7" are not ids.
+ * A non-negative integer that travels as a decimal string (path and query parameters). Only
+ * plain digits are accepted: "1e3", "0x10" and " 7" are not ids.
+ *
+ * The OpenAPI document says `integer` with its bounds, which is what a parameter is to a client
+ * (a generated client then takes a number, and the URL carries its digits); left alone, the
+ * document would describe the string the server decodes, and generated clients would type ids
+ * and limits as strings.
  */
-export const PositiveIntFromString = (max: number) =>
+export const PositiveIntFromString = (max: number, min = 0) =>
   Schema.String.pipe(
     Schema.pattern(/^[0-9]{1,16}$/, { message: () => "expected a decimal integer" }),
     Schema.compose(Schema.NumberFromString),
     Schema.int(),
-    Schema.between(0, max)
+    Schema.between(min, max),
+    Schema.annotations({ jsonSchema: { type: "integer", minimum: min, maximum: max } })
   )

@@ -127,7 +127,7 @@ export const TransactionQuery = Schema.Struct({
   type: Schema.optional(TransactionType),
   from: Schema.optional(Schema.Date).annotations({ description: "ISO-8601; transactions created then or later" }),
   to: Schema.optional(Schema.Date).annotations({ description: "ISO-8601; transactions created before then" }),
-  limit: Schema.optional(PositiveIntFromString(HistoryLimitMax).pipe(Schema.greaterThanOrEqualTo(1))).annotations({
+  limit: Schema.optional(PositiveIntFromString(HistoryLimitMax, 1)).annotations({
     description: `1 to ${HistoryLimitMax}, default ${HistoryLimitDefault}`
   }),
   cursor: Schema.optional(TransactionCursor)

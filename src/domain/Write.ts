@@ -1,11 +1,9 @@
-import { HttpApiSchema } from "@effect/platform"
 import * as Arr from "effect/Array"
 import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import type { ApiKeyId } from "./ApiKey.ts"
 import { type AssetCode, AssetNotFound } from "./Asset.ts"
-import { errorCode } from "./ErrorCode.ts"
 import { IdempotencyKey, IdempotencyKeyReused } from "./Idempotency.ts"
 import type { Amount } from "./Money.ts"
 import {
@@ -24,7 +22,6 @@ import { AlreadyReversed, NotReversible, type ReversalReceipt, type ReversalRequ
 import {
   BalanceLimit,
   DebtLimit,
-  Description,
   InsufficientFunds,
   type Receipt,
   type TransactionId,
@@ -386,50 +383,3 @@ export const WriteRefusal = Schema.Union(
   HoldNotActive,
   CaptureExceedsHold
 )
-
-/** The write queue is full: the client should retry later (Retry-After), with the same key. */
-export class Overloaded extends Schema.TaggedError<Overloaded>()(
-  "Overloaded",
-  { code: errorCode("OVERLOADED"), message: Schema.String },
-  HttpApiSchema.annotations({ status: 503 })
-) {
-  static readonly instance = new Overloaded({
-    message: "Too many writes are waiting; retry shortly with the same idempotency key"
-  })
-}
-
-/** The most items one bulk request may carry. */
-export const BulkItemsMax = 1_000
-
-/** One item of a bulk request: a topup, bonus or spend with its own, required, key. */
-export class BulkWriteItem extends Schema.Class<BulkWriteItem>("BulkWriteItem")({
-  type: WriteType,
-  userId: WriteRequest.fields.userId,
-  assetCode: WriteRequest.fields.assetCode,
-  amount: WriteRequest.fields.amount,
-  idempotencyKey: IdempotencyKey,
-  description: Schema.optional(Description),
-  metadata: Schema.optional(Metadata)
-}) {}
-
-export class BulkWriteRequest extends Schema.Class<BulkWriteRequest>("BulkWriteRequest")({
-  items: Schema.Array(BulkWriteItem).pipe(
-    Schema.minItems(1),
-    Schema.maxItems(BulkItemsMax),
-    Schema.annotations({ description: `1 to ${BulkItemsMax} independent writes, applied in order` })
-  )
-}) {}
-
-/**
- * Each item's answer, in item order: the status and body its single endpoint would have
- * answered (a 201 receipt, or an error body with its code).
- */
-export class BulkWriteResult extends Schema.Class<BulkWriteResult>("BulkWriteResult")({
-  results: Schema.Array(
-    Schema.Struct({
-      index: Schema.Int,
-      status: Schema.Int,
-      body: Schema.Unknown.annotations({ description: "A Receipt (201) or an error body with code and message" })
-    })
-  )
-}) {}

@@ -41,8 +41,19 @@ import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt, WriteRequest } fro
 import { TransactionNotFound, TransactionPage, TransactionPath, TransactionDetail, TransactionQuery } from "../domain/Lookup.ts"
 import { Reconciliation } from "../domain/Reconciliation.ts"
 import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
-import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
-import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
+import {
+  NewUser,
+  SameWallet,
+  SystemAccount,
+  User,
+  UserIdFromString,
+  UserNotFound,
+  UserProfile,
+  UserQuery,
+  UsernameNotFound,
+  UsernameTaken
+} from "../domain/User.ts"
+import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Bulk.ts"
 import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
 
 /**
@@ -141,6 +152,10 @@ const write = <const Name extends string>(name: Name, summary: string) =>
     )
 
 export class WalletsApi extends HttpApiGroup.make("wallets")
+  .annotate(
+    OpenApi.Description,
+    "Players' balances and history, and the single-asset writes: topups, bonuses, spends, transfers and bulk batches of them."
+  )
   .add(write("topup", "Credit a player with purchased currency, drawn from the treasury"))
   .add(write("bonus", "Grant a player free currency, drawn from the treasury"))
   .add(write("spend", "Debit a player for an in-app purchase, paid to the treasury").addError(InsufficientFunds))
@@ -210,6 +225,7 @@ export class WalletsApi extends HttpApiGroup.make("wallets")
 {}
 
 export class UsersApi extends HttpApiGroup.make("users")
+  .annotate(OpenApi.Description, "Registering players (idempotent on the username) and finding them by id or by name.")
   .add(
     HttpApiEndpoint.post("create", "/users")
       .setPayload(NewUser)
@@ -217,10 +233,38 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(UsernameTaken)
       .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Register a player, with an empty wallet per asset")
+      .annotate(
+        OpenApi.Description,
+        "Idempotent on the username, which names one player: registering a name that is already a player's, " +
+          "spelled the same, answers 201 with that player and the header Idempotent-Replayed: true, so a " +
+          "registration whose answer was lost can be sent again. 409 USERNAME_TAKEN for a name that differs from a " +
+          "taken one only in case, and for a system account's name."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("find", "/users")
+      .setUrlParams(UserQuery)
+      .addSuccess(UserProfile)
+      .addError(UsernameNotFound)
+      .pipe(needsRead)
+      .annotate(OpenApi.Summary, "Find a user by username, whatever its case")
+      .annotate(OpenApi.Description, "404 USER_NOT_FOUND when no user has the name (usernames are unique by lower case).")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/users/:userId")
+      .setPath(UserPath)
+      .addSuccess(UserProfile)
+      .addError(UserNotFound)
+      .pipe(needsRead)
+      .annotate(OpenApi.Summary, "A user by id: name, kind (USER or SYSTEM) and when it was registered")
   )
 {}
 
 export class TransactionsApi extends HttpApiGroup.make("transactions")
+  .annotate(
+    OpenApi.Description,
+    "Multi-leg transactions, reversals, and finding a transaction again by id, by user or by metadata."
+  )
   .add(
     HttpApiEndpoint.post("create", "/transactions")
       .setPayload(MultiLegRequest)
@@ -300,6 +344,7 @@ const holdWrite = "Idempotent as every write (body idempotencyKey or Idempotency
   "response with Idempotent-Replayed: true)."
 
 export class HoldsApi extends HttpApiGroup.make("holds")
+  .annotate(OpenApi.Description, "Reserving part of a balance in escrow until it is captured, voided or expires.")
   .add(
     HttpApiEndpoint.post("create", "/holds")
       .setPayload(HoldRequest)
@@ -376,6 +421,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
 {}
 
 export class AssetsApi extends HttpApiGroup.make("assets")
+  .annotate(OpenApi.Description, "The currencies the ledger holds.")
   .add(
     HttpApiEndpoint.get("list", "/assets")
       .addSuccess(AssetList)
@@ -398,6 +444,10 @@ export class AssetsApi extends HttpApiGroup.make("assets")
 {}
 
 export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
+  .annotate(
+    OpenApi.Description,
+    "The ledger's self-check: every asset sums to zero and every wallet equals its entries."
+  )
   .add(
     HttpApiEndpoint.get("reconcile", "/reconciliation")
       .addSuccess(Reconciliation)
@@ -413,6 +463,7 @@ export class ReconciliationApi extends HttpApiGroup.make("reconciliation")
 {}
 
 export class HealthApi extends HttpApiGroup.make("health")
+  .annotate(OpenApi.Description, "Liveness and readiness probes; they need no key.")
   .add(
     HttpApiEndpoint.get("check", "/health")
       .addSuccess(Health)
@@ -441,6 +492,7 @@ export class HealthApi extends HttpApiGroup.make("health")
 {}
 
 export class MetricsApi extends HttpApiGroup.make("metrics")
+  .annotate(OpenApi.Description, "Counters and latency histograms for Prometheus.")
   .add(
     HttpApiEndpoint.get("scrape", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
@@ -452,6 +504,7 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 const KeyPath = Schema.Struct({ keyId: ApiKeyId })
 
 export class KeysApi extends HttpApiGroup.make("keys")
+  .annotate(OpenApi.Description, "API keys and their scopes (read, write, admin).")
   .add(
     HttpApiEndpoint.post("create", "/keys")
       .setPayload(NewApiKey)
@@ -508,6 +561,10 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .annotate(OpenApi.Transform, (spec) => withScopeText(withRequestIdField(withoutDecodeError(spec))))
   .annotate(OpenApi.Title, "Dino Wallet")
   .annotate(OpenApi.Version, "1.0.0")
+  // No licence is granted yet: the document says so rather than naming one the project never chose.
+  .annotate(OpenApi.License, { name: "UNLICENSED" })
+  // Relative, so the docs page and generated clients address whichever host serves the document.
+  .annotate(OpenApi.Servers, [{ url: "/", description: "The service that serves this document" }])
   .annotate(
     OpenApi.Description,
     "Double-entry wallet for virtual currencies. Every write takes an idempotency key and applies exactly once. " +

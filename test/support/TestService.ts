@@ -59,7 +59,7 @@ export const startService = async (
     )
   )
   const baseUrl = `http://127.0.0.1:${port}`
-  const client = await runtime.runPromise(makeWalletClient(baseUrl, { apiKey: testAdminKey }))
+  const client = await runtime.runPromise(makeWalletClient(baseUrl, { apiKey: testAdminKey, generateIdempotencyKeys: false }))
   const databaseUrl = Redacted.value(await runtime.runPromise(DatabaseUrl))
   return {
     baseUrl,
