@@ -10,6 +10,7 @@ import { HoldRepository } from "./ledger/HoldRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
+import { UserRepository } from "./ledger/UserRepository.ts"
 import { TracingLive } from "./observability/Tracing.ts"
 import { SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
@@ -20,12 +21,13 @@ import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReadBatcher } from "./wallet/ReadBatcher.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
+import { Users } from "./wallet/Users.ts"
 import { WalletService } from "./wallet/WalletService.ts"
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
  * Committer, WalletService and Holds (with the expiry worker), sharing one committer; beside them the API keys with their in-memory table, the
- * lookups, assets, reconciliation and the pruning of old idempotency records. The committer is
+ * lookups, users, assets, reconciliation and the pruning of old idempotency records. The committer is
  * built after the pool, so on shutdown it commits and answers what is queued before the pool
  * closes. It needs an AdminKeyFile: where a first admin key is written, if anywhere.
  */
@@ -37,7 +39,8 @@ export const WalletLive = Layer.mergeAll(
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
   ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default)),
-  TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))
+  TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default)),
+  Users.Default.pipe(Layer.provide(UserRepository.Default))
 ).pipe(
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)

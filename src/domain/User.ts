@@ -31,6 +31,20 @@ export class NewUser extends Schema.Class<NewUser>("NewUser")({ username: Userna
 
 export class User extends Schema.Class<User>("User")({ userId: UserId, username: Username }) {}
 
+/**
+ * A user as a lookup shows it. The name is any stored name, not a Username: system accounts
+ * such as "$escrow" have names a player may not take.
+ */
+export class UserProfile extends Schema.Class<UserProfile>("UserProfile")({
+  userId: UserId,
+  username: Schema.String,
+  kind: UserKind,
+  createdAt: Schema.Date
+}) {}
+
+/** The query of a lookup by name; names are unique whatever their case, so the match ignores case. */
+export const UserQuery = Schema.Struct({ username: Username })
+
 export class UserNotFound extends Schema.TaggedError<UserNotFound>()(
   "UserNotFound",
   {
@@ -48,6 +62,17 @@ export class UserNotFound extends Schema.TaggedError<UserNotFound>()(
       message: `User ${userId} does not exist`,
       ...(legIndex === undefined ? {} : { legIndex })
     })
+  }
+}
+
+/** A lookup by name that finds no one: the same code as a lookup by id, naming the name. */
+export class UsernameNotFound extends Schema.TaggedError<UsernameNotFound>()(
+  "UsernameNotFound",
+  { code: errorCode("USER_NOT_FOUND"), message: Schema.String, username: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(username: string) {
+    return new UsernameNotFound({ username, message: `No user is named ${username}` })
   }
 }
 

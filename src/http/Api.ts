@@ -41,7 +41,18 @@ import { BalanceLimit, DebtLimit, InsufficientFunds, Receipt, WriteRequest } fro
 import { TransactionNotFound, TransactionPage, TransactionPath, TransactionDetail, TransactionQuery } from "../domain/Lookup.ts"
 import { Reconciliation } from "../domain/Reconciliation.ts"
 import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferRequest } from "../domain/Transfer.ts"
-import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
+import {
+  NewUser,
+  SameWallet,
+  SystemAccount,
+  User,
+  UserIdFromString,
+  UserNotFound,
+  UserProfile,
+  UserQuery,
+  UsernameNotFound,
+  UsernameTaken
+} from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 import { needsAdmin, needsKey, needsRead, needsWrite } from "./Auth.ts"
 
@@ -219,6 +230,30 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(UsernameTaken)
       .pipe(needsWrite)
       .annotate(OpenApi.Summary, "Register a player, with an empty wallet per asset")
+      .annotate(
+        OpenApi.Description,
+        "Idempotent on the username, which names one player: registering a name that is already a player's, " +
+          "spelled the same, answers 201 with that player and the header Idempotent-Replayed: true, so a " +
+          "registration whose answer was lost can be sent again. 409 USERNAME_TAKEN for a name that differs from a " +
+          "taken one only in case, and for a system account's name."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("find", "/users")
+      .setUrlParams(UserQuery)
+      .addSuccess(UserProfile)
+      .addError(UsernameNotFound)
+      .pipe(needsRead)
+      .annotate(OpenApi.Summary, "Find a user by username, whatever its case")
+      .annotate(OpenApi.Description, "404 USER_NOT_FOUND when no user has the name (usernames are unique by lower case).")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/users/:userId")
+      .setPath(UserPath)
+      .addSuccess(UserProfile)
+      .addError(UserNotFound)
+      .pipe(needsRead)
+      .annotate(OpenApi.Summary, "A user by id: name, kind (USER or SYSTEM) and when it was registered")
   )
 {}
 

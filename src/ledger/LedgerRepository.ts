@@ -11,7 +11,7 @@ import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import type { Metadata } from "../domain/Metadata.ts"
 import { WalletId } from "../domain/Posting.ts"
 import { TransactionId, TransactionType } from "../domain/Transaction.ts"
-import { TreasuryUserId, UserId, UserKind, type Username } from "../domain/User.ts"
+import { TreasuryUserId, UserId, UserKind } from "../domain/User.ts"
 import { type IdempotencyRecord, StoredOutcome } from "../domain/Write.ts"
 import { HoldRow as StoredHoldRow } from "./HoldRepository.ts"
 
@@ -475,23 +475,6 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
             JOIN transactions t ON t.id = e.transaction_id
            ORDER BY e.read, e.id DESC`.withoutTransform
 
-    /** The user and a wallet per existing asset, in one statement. None when the name is taken. */
-    const createUser = SqlSchema.findOne({
-      Request: Schema.String,
-      Result: Schema.Struct({ id: UserId }),
-      execute: (username) =>
-        sql`
-          WITH created AS (
-            INSERT INTO users (username, kind) VALUES (${username}, 'USER')
-            ON CONFLICT ((lower(username))) DO NOTHING
-            RETURNING id, kind
-          ), opened AS (
-            INSERT INTO wallets (user_id, owner_kind, asset_code)
-            SELECT created.id, created.kind, assets.code FROM created CROSS JOIN assets
-          )
-          SELECT id FROM created`.withoutTransform
-    })
-
     /**
      * Deletes up to `limit` of the oldest records created before `cutoff`. SKIP LOCKED: a key a
      * write is claiming right now is never waited on, and two processes pruning at once take
@@ -532,7 +515,6 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
       balancesAt: (userId: UserId, assetCode: AssetCode | undefined, at: Date) =>
         Effect.orDie(balancesAt(userId, assetCode, at)),
       historiesOf: (reads: ReadonlyArray<HistoryRequest>) => Effect.orDie(historiesOf(reads)),
-      createUser: (username: Username) => Effect.orDie(createUser(username)),
       pruneIdempotencyRecords,
       /** Fails (typed) when the database does not answer: health reports it rather than dying. */
       ping

@@ -1,6 +1,5 @@
 import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type { ApiKeyId } from "../domain/ApiKey.ts"
 import type { AssetCode } from "../domain/Asset.ts"
 import { AssetNotFound } from "../domain/Asset.ts"
@@ -11,7 +10,7 @@ import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import { ReversalReceipt, type ReversalRequest } from "../domain/Reversal.ts"
 import { Receipt, type TransactionId, type WriteRequest, type WriteType } from "../domain/Transaction.ts"
 import { MultiLegReceipt, type MultiLegRequest, TransferReceipt, type TransferRequest } from "../domain/Transfer.ts"
-import { type NewUser, User, type UserId, UserNotFound, UsernameTaken } from "../domain/User.ts"
+import { type UserId, UserNotFound } from "../domain/User.ts"
 import {
   type AnyReceipt,
   type BulkWriteItem,
@@ -190,12 +189,6 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       }, alreadyDecoded)
     })
 
-    const createUser = Effect.fn("WalletService.createUser")(function*(request: NewUser) {
-      const created = yield* ledger.createUser(request.username)
-      if (Option.isNone(created)) return yield* UsernameTaken.of(request.username)
-      return new User({ userId: created.value.id, username: request.username })
-    })
-
     const health = ledger.ping.pipe(
       Effect.timeout("2 seconds"),
       Effect.as(new Health({ status: "ok", database: "up" })),
@@ -230,7 +223,6 @@ export class WalletService extends Effect.Service<WalletService>()("WalletServic
       bulk,
       balance,
       history,
-      createUser,
       health
     } as const
   })

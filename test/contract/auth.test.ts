@@ -88,6 +88,8 @@ const table: Record<string, Row> = {
     status: 201,
     call: async () => ({ method: "POST", path: "/api/users", body: { username: uniqueKey("u").slice(0, 60) } })
   },
+  "users.find": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/users?username=shivansh" }) },
+  "users.get": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/users/2" }) },
   "metrics.scrape": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/metrics" }) },
   "transactions.get": {
     scope: "read",
@@ -288,6 +290,8 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "POST /api/holds/{holdId}/void": "write",
     "GET /api/holds/{holdId}": "read",
     "POST /api/users": "write",
+    "GET /api/users": "read",
+    "GET /api/users/{userId}": "read",
     "GET /api/transactions/{transactionId}": "read",
     "GET /api/transactions": "read",
     "GET /api/assets": "read",

@@ -234,6 +234,8 @@ describe("HTTP fuzz", () => {
       segment.map((s) => `/api/wallets/${s}/balance`),
       segment.map((s) => `/api/wallets/${s}/transactions`),
       segment.map((s) => `/api/holds/${s}`),
+      segment.map((s) => `/api/users/${s}`),
+      segment.map((s) => `/api/users?username=${s}`),
       segment.map((s) => `/api/transactions/${s}/reversal`),
       fc.constantFrom(
         "/api/wallets/topup", "/api/wallets/bonus", "/api/wallets/spend", "/api/wallets/batch", "/api/users", "/api/assets", "/api/transactions", "/api/transactions?userId=2", "/api/reconciliation", "/api/holds", "/api/keys", "/api/health",
