@@ -32,6 +32,15 @@ export const TracingConfig = Config.all({
   headers: Config.redacted("OTEL_EXPORTER_OTLP_HEADERS").pipe(Config.withDefault(Redacted.make("")))
 })
 
+/** A value that is not valid percent-encoding is taken as it is, rather than stopping the start. */
+const percentDecoded = (value: string) => {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
 /**
  * `key=value` pairs separated by commas, values percent-encoded (the OTLP exporter
  * specification's format). A pair without `=` is ignored, as the SDKs do.
@@ -41,7 +50,8 @@ export const parseOtlpHeaders = (text: string): Record<string, string> => {
   for (const pair of text.split(",")) {
     const at = pair.indexOf("=")
     if (at <= 0) continue
-    headers[pair.slice(0, at).trim().toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim())
+    const value = pair.slice(at + 1).trim()
+    headers[pair.slice(0, at).trim().toLowerCase()] = percentDecoded(value)
   }
   return headers
 }
