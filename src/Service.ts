@@ -4,7 +4,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
-import { HttpSpansOffLive } from "./http/RequestLog.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
 import { HoldRepository } from "./ledger/HoldRepository.ts"
@@ -12,7 +11,7 @@ import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { UserRepository } from "./ledger/UserRepository.ts"
-import { TracingOffLive } from "./observability/Tracing.ts"
+import { TracingLive } from "./observability/Tracing.ts"
 import { SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
@@ -65,7 +64,8 @@ const DrainOnShutdownLive = Layer.scopedDiscard(
 
 /**
  * The whole service on the given HTTP server, needing only a DatabaseUrl. Spans are off for
- * every layer and every request it serves (observability/Tracing.ts).
+ * every layer and every request it serves unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector
+ * to export them to (observability/Tracing.ts).
  */
 export const ServiceLive = <A extends HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices, E, R>(
   httpServer: Layer.Layer<A, E, R>
@@ -75,5 +75,5 @@ export const ServiceLive = <A extends HttpServer.HttpServer | HttpRouter.HttpRou
     Layer.provideMerge(httpServer),
     Layer.provideMerge(WalletLive),
     Layer.provideMerge(RequestGate.Default),
-    Layer.provide(Layer.merge(TracingOffLive, HttpSpansOffLive))
+    Layer.provide(TracingLive)
   )

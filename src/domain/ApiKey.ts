@@ -80,6 +80,13 @@ export interface Caller {
   readonly scopes: ReadonlyArray<Scope>
 }
 
+/** The calling key as it describes itself, so a client (the support console) can tell what it may do. */
+export class CallerInfo extends Schema.Class<CallerInfo>("CallerInfo")({
+  keyId: Schema.NullOr(ApiKeyId).annotations({ description: "null for ADMIN_API_KEY and when AUTH_DISABLED is set" }),
+  name: Schema.String,
+  scopes: Schema.Array(Scope)
+}) {}
+
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
   "Unauthorized",
   { code: errorCode("UNAUTHORIZED"), message: Schema.String },

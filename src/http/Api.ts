@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
-import { ApiKeyId, ApiKeyInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey } from "../domain/ApiKey.ts"
+import { ApiKeyId, ApiKeyInfo, CallerInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey } from "../domain/ApiKey.ts"
 import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
@@ -54,7 +54,7 @@ import {
   UsernameTaken
 } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Bulk.ts"
-import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
+import { needsAdmin, needsKey, needsRead, needsWrite } from "./Auth.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -120,7 +120,9 @@ function withScopeText(spec: Record<string, any>): Record<string, any> {
     for (const operation of Object.values<Record<string, any>>(operations)) {
       const scope = operation?.["x-required-scope"]
       if (typeof scope !== "string") continue
-      const text = scope === "admin"
+      const text = scope === "any"
+        ? "Needs a valid API key, whatever its scopes."
+        : scope === "admin"
         ? "Needs an API key with the admin scope."
         : `Needs an API key with the ${scope} scope (or admin).`
       operation.description = operation.description === undefined ? text : `${operation.description} ${text}`
@@ -538,6 +540,20 @@ export class KeysApi extends HttpApiGroup.make("keys")
   )
 {}
 
+export class AuthApi extends HttpApiGroup.make("auth")
+  .add(
+    HttpApiEndpoint.get("whoami", "/auth/whoami")
+      .addSuccess(CallerInfo)
+      .pipe(needsKey)
+      .annotate(OpenApi.Summary, "The calling API key: its id, name and scopes")
+      .annotate(
+        OpenApi.Description,
+        "For clients that adapt to what their key may do, such as the support console at /console, which shows no " +
+          "write buttons to a key without the write scope."
+      )
+  )
+{}
+
 export class WalletApi extends HttpApi.make("dino-wallet")
   .add(WalletsApi)
   .add(UsersApi)
@@ -548,6 +564,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(HealthApi)
   .add(MetricsApi)
   .add(KeysApi)
+  .add(AuthApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)

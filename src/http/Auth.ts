@@ -33,12 +33,15 @@ export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("WriteAcce
 
 export class AdminAccess extends HttpApiMiddleware.Tag<AdminAccess>()("AdminAccess", options) {}
 
+/** Any valid key, whatever its scopes: for the endpoint that tells a key about itself. */
+export class KeyAccess extends HttpApiMiddleware.Tag<KeyAccess>()("KeyAccess", options) {}
+
 /**
  * What an endpoint pipes through to need a scope: the scope's middleware, and the same scope as
  * `x-required-scope` in the OpenAPI document (the three middlewares share one security scheme,
  * so the document could not tell them apart otherwise), from one place.
  */
-const needs = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(scope: Scope, middleware: Context.Tag<I, S>) =>
+const needs = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(scope: Scope | "any", middleware: Context.Tag<I, S>) =>
 <Name extends string, Method extends HttpMethod.HttpMethod, Path, UrlParams, Payload, Headers, Success, Error, R, RE>(
   endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, Path, UrlParams, Payload, Headers, Success, Error, R, RE>
 ) => endpoint.middleware(middleware).annotate(OpenApi.Override, { "x-required-scope": scope })
@@ -46,3 +49,4 @@ const needs = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(scope: Sc
 export const needsRead = needs("read", ReadAccess)
 export const needsWrite = needs("write", WriteAccess)
 export const needsAdmin = needs("admin", AdminAccess)
+export const needsKey = needs("any", KeyAccess)

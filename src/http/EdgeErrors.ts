@@ -17,6 +17,7 @@ import {
 } from "../domain/Http.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import { WalletApi } from "./Api.ts"
+import { consoleAssets } from "./Console.ts"
 import { MaxJsonDepth, nestsDeeperThan } from "./JsonDepth.ts"
 
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
@@ -48,7 +49,8 @@ const knownRoutes: ReadonlyArray<{
     }))
   ),
   { method: "GET", path: "/api/openapi.json", pathSchema: Option.none() },
-  { method: "GET", path: "/docs", pathSchema: Option.none() }
+  { method: "GET", path: "/docs", pathSchema: Option.none() },
+  ...consoleAssets.map((asset) => ({ method: "GET", path: asset.path, pathSchema: Option.none() }))
 ].map(({ method, path, pathSchema }) => ({
   method,
   pattern: new RegExp(`^${

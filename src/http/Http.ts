@@ -6,6 +6,7 @@ import { WorkersConfig } from "../Workers.ts"
 import { WalletApi } from "./Api.ts"
 import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { AuthLive } from "./AuthHttp.ts"
+import { ConsoleLive } from "./Console.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { HoldsHttpLive } from "./HoldsHttp.ts"
@@ -16,6 +17,7 @@ import { requestLog } from "./RequestLog.ts"
 import { TransactionsHttpLive } from "./TransactionsHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
+import { WhoAmIHttpLive } from "./WhoAmIHttp.ts"
 
 export const ServerConfig = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
@@ -35,14 +37,19 @@ export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
     ReconciliationHttpLive,
     HealthHttpLive,
     MetricsHttpLive,
-    KeysHttpLive
+    KeysHttpLive,
+    WhoAmIHttpLive
   ]),
   Layer.provide(AuthLive)
 )
 
-/** The API with its edge error handling, OpenAPI document and offline docs page, not yet bound to a port. */
+/**
+ * The API with its edge error handling, OpenAPI document, offline docs page and support console,
+ * not yet bound to a port.
+ */
 export const HttpAppLive = HttpApiBuilder.serve(requestLog).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+  Layer.provide(ConsoleLive),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
   Layer.provide(EdgeErrorsLive),
   Layer.provide(ApiLive)

@@ -1,10 +1,9 @@
-import { HttpApp, HttpMiddleware, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashSet from "effect/HashSet"
-import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { InternalError, ServiceUnavailable } from "../domain/Http.ts"
@@ -121,10 +120,3 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
     yield* Metric.update(httpRequestDuration, durationMs / 1000)
     return yield* exit
   })
-
-/**
- * The HTTP server builds its span's attributes (the parsed URL, every request and response
- * header, redacted) before it asks the tracer for the span, so with the tracer off
- * (observability/Tracing.ts) it would still do that work per request for nothing: this skips it.
- */
-export const HttpSpansOffLive = Layer.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, () => true)

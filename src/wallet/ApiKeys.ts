@@ -148,7 +148,9 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("ApiKeys", {
         )
       )
     )
-    yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(KeyRefreshInterval)))
+    // A poll every second that finds nothing new almost always: with traces exported it would be
+    // a trace of its own every second, so it is never traced.
+    yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(KeyRefreshInterval)).pipe(Effect.withTracerEnabled(false)))
 
     /**
      * The caller behind a bearer token. The token's SHA-256 finds its entry; the hashes are

@@ -9,9 +9,11 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
 import { ServiceUnavailable } from "../domain/Http.ts"
 import { BulkItemsMax, Overloaded } from "../domain/Bulk.ts"
 import type { Command, WriteRefusal, WriteResult } from "../domain/Write.ts"
@@ -41,7 +43,12 @@ export type CommitError = WriteRefusal | ServiceUnavailable
 interface Pending {
   readonly command: Command
   readonly answer: Deferred.Deferred<WriteResult, CommitError>
+  /** The request's span as it was queued, for the batch span's links; none while tracing is off. */
+  readonly span: Tracer.AnySpan | undefined
 }
+
+const linksOf = (batch: ReadonlyArray<Pending>): Array<Tracer.SpanLink> =>
+  batch.flatMap((pending) => pending.span === undefined ? [] : [{ _tag: "SpanLink" as const, span: pending.span, attributes: {} }])
 
 const shuttingDown = new ServiceUnavailable({
   status: "shutting_down",
@@ -89,7 +96,7 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
       Effect.forEach(batch, (pending) => Deferred.failCause(pending.answer, cause), { discard: true })
 
     const commit = (batch: Arr.NonEmptyReadonlyArray<Pending>): Effect.Effect<void> =>
-      commitBatch(Arr.map(batch, (pending) => pending.command)).pipe(
+      commitBatch(Arr.map(batch, (pending) => pending.command), linksOf(batch)).pipe(
         Effect.provide(services),
         Effect.flatMap((exits) => answer(batch, exits)),
         Effect.catchAllCause((cause) => {
@@ -141,9 +148,12 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
           n + commands.length > config.queueMax ? [false, n] as const : [true, n + commands.length] as const)
         if (!admitted) return yield* Overloaded.instance
         yield* Metric.set(writeQueueDepth, yield* Ref.get(outstanding))
+        // A no-op span (tracing off) is not sampled, and a link to it would lead nowhere.
+        const span = Option.getOrUndefined(Option.filter(yield* Effect.serviceOption(Tracer.ParentSpan), (s) => s.sampled))
         const pending = commands.map((command): Pending => ({
           command,
-          answer: Deferred.unsafeMake<WriteResult, CommitError>(FiberId.none)
+          answer: Deferred.unsafeMake<WriteResult, CommitError>(FiberId.none),
+          span
         }))
         yield* Queue.offerAll(queue, pending)
         return pending

@@ -206,7 +206,10 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
       Effect.catchAllCause((cause) => Effect.logWarning("Releasing expired holds failed; trying again", cause))
     )
 
-    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.expiryInterval)))
+    // The search for due holds runs every second and finds none most of the time: with traces
+    // exported it would be a trace of its own every second, so it is not traced. The batch that
+    // releases holds is, by the committer (WriteBatch.commit).
+    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.expiryInterval)).pipe(Effect.withTracerEnabled(false)))
 
     return { create, capture, void: cancel, get, expireDue } as const
   })

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import type * as Tracer from "effect/Tracer"
 import { randomUUID } from "node:crypto"
 import { type IdempotencyKey, IdempotencyKeyReused } from "../domain/Idempotency.ts"
 import { HoldNotActive, type HoldStatus, isActive } from "../domain/Hold.ts"
@@ -72,8 +73,8 @@ const replayOf = (command: KeyedCommand, record: IdempotencyRecord): WriteExit =
     : Exit.fail(IdempotencyKeyReused.of(command.idempotencyKey))
 
 /**
- * Commits a batch of writes (v1 writes, transfers, multi-leg transactions) as ONE database
- * transaction with a constant number of statements, whatever its size and its number of legs:
+ * What a batch of writes (v1 writes, transfers, multi-leg transactions) does in its ONE
+ * database transaction, with a constant number of statements, whatever its size and its number of legs:
  * claim every key, read the records of keys already used, find the accounts (opening missing
  * wallets), lock every wallet in ascending id order, apply each command's legs in order in
  * memory with the pure rules of domain/, and write everything in one statement. Each command
@@ -83,7 +84,7 @@ const replayOf = (command: KeyedCommand, record: IdempotencyRecord): WriteExit =
  *
  * Infrastructure failures are defects of the whole batch; the committer decides what to do.
  */
-export const commitBatch = Effect.fn("WriteBatch.commit")(
+const decideAndWrite = Effect.fnUntraced(
   function*(commands: Arr.NonEmptyReadonlyArray<Command>) {
     const ledger = yield* LedgerRepository
     const firstByKey = new Map<string, KeyedCommand>()
@@ -255,11 +256,20 @@ export const commitBatch = Effect.fn("WriteBatch.commit")(
     const freedKeys = Array.from(claimed).filter((key) => !recorded.has(key))
     yield* ledger.writeBatch({ transactions, balances: sheet.balances(), records: written, freedKeys, newHolds, settled })
     return decided
-  },
-  (batch, commands) =>
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.withTransaction(batch)).pipe(
-      retryOnConflict,
-      Effect.catchTag("SqlError", Effect.die),
-      Effect.withSpan("WriteBatch.size", { attributes: { commands: commands.length } })
-    )
+  }
 )
+
+/**
+ * One span per batch committed, the root of a trace of its own (the batch serves many
+ * requests, each in its own trace), linked to the span of every request it answers (`requests`,
+ * empty when tracing is off), so a request's trace leads to the batch that committed it and back.
+ */
+export const commitBatch = (
+  commands: Arr.NonEmptyReadonlyArray<Command>,
+  requests: ReadonlyArray<Tracer.SpanLink> = []
+) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.withTransaction(decideAndWrite(commands))).pipe(
+    retryOnConflict,
+    Effect.catchTag("SqlError", Effect.die),
+    Effect.withSpan("WriteBatch.commit", { root: true, links: requests, attributes: { commands: commands.length } })
+  )

@@ -21,8 +21,8 @@ interface Call {
 }
 
 interface Row {
-  /** null: public, answered without a key. */
-  readonly scope: Scope | null
+  /** null: public, answered without a key; "any": any valid key, whatever its scopes. */
+  readonly scope: Scope | "any" | null
   readonly status: number
   /** A fresh request each time, so that a write applies (a new idempotency key, a new name). */
   readonly call: () => Promise<Call>
@@ -150,6 +150,7 @@ const table: Record<string, Row> = {
     status: 200,
     call: async () => ({ method: "DELETE", path: `/api/keys/${(await createKey("to revoke", ["read"])).keyId}` })
   },
+  "auth.whoami": { scope: "any", status: 200, call: async () => ({ method: "GET", path: "/api/auth/whoami" }) },
   "health.check": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health" }) },
   "health.live": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/live" }) },
   "health.ready": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/ready" }) }
@@ -225,6 +226,15 @@ describe.each(Object.entries(table))("%s", (_name, row) => {
     }
   })
 
+  if (scope === "any") {
+    test("every valid key, whatever its scopes: 200", async () => {
+      for (const key of [keys.read!, keys.write!, keys.admin!, testAdminKey]) {
+        expect((await send(await row.call(), `Bearer ${key}`)).status).toBe(row.status)
+      }
+    })
+    return
+  }
+
   test(`a key without ${scope}: 403 FORBIDDEN`, async () => {
     const answer = await send(await row.call(), `Bearer ${wrongKeyFor(scope)}`)
     expect(answer.status).toBe(403)
@@ -293,7 +303,8 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "GET /api/metrics": "read",
     "POST /api/keys": "admin",
     "GET /api/keys": "admin",
-    "DELETE /api/keys/{keyId}": "admin"
+    "DELETE /api/keys/{keyId}": "admin",
+    "GET /api/auth/whoami": "any"
   })
 })
 
@@ -309,4 +320,12 @@ test("the typed client sends its apiKey and decodes 401 and 403 into their tagge
   expect(await balance(`dwk_${"B".repeat(43)}`)).toBe("Unauthorized")
   expect(await balance(keys.write!)).toBe("Forbidden")
   expect(await balance(keys.read!)).toBe("ok")
+})
+
+test("whoami names the calling key: its id, name and scopes", async () => {
+  const reader = await createKey("console reader", ["read"])
+  const answer = await send({ method: "GET", path: "/api/auth/whoami" }, `Bearer ${reader.key}`)
+  expect(answer.body).toEqual({ keyId: reader.keyId, name: "console reader", scopes: ["read"] })
+  const admin = await send({ method: "GET", path: "/api/auth/whoami" }, `Bearer ${testAdminKey}`)
+  expect(admin.body).toEqual({ keyId: null, name: "ADMIN_API_KEY", scopes: ["admin"] })
 })
