@@ -1,4 +1,5 @@
 import pg from "pg"
+import { checkOutBaseline } from "./baseline.ts"
 import { measureWorkload, type Measurement } from "./measure.ts"
 import { startService } from "./service.ts"
 import { makeRequests, setUpPlayers } from "./variant.ts"
@@ -13,7 +14,8 @@ import { percentile } from "./workload.ts"
  * ledger grows in SQL (topups from the treasury, each transaction with its entries in one
  * statement, as the batch writes them, so the same checks run), and nothing is analyzed: on a
  * server with autovacuum off, plans see the tables as they were never measured. Figures, not
- * pass/fail: the figure at the largest size should stay within 20 % of the smallest's.
+ * pass/fail: the figure at the largest size should stay within 20 % of the smallest's. With
+ * GROWTH_REVISION=<git rev> the service is that revision instead of this checkout.
  */
 
 const sizes = (process.env.GROWTH_ENTRIES ?? "10000,100000,1000000").split(",").map((part) => Number(part.trim()))
@@ -100,7 +102,10 @@ const print = (row: Row) => {
   )
 }
 
-const service = await startService()
+const revision = process.env.GROWTH_REVISION?.trim() || undefined
+const baseline = revision === undefined ? undefined : await checkOutBaseline(revision)
+console.log(`Ledger growth of ${baseline === undefined ? "this checkout" : `${revision} (${baseline.commit})`}`)
+const service = await startService({}, { checkout: baseline?.checkout })
 try {
   const { userIds } = await setUpPlayers(service, players)
   const { write, bulk } = makeRequests(service)
@@ -146,4 +151,5 @@ try {
   }
 } finally {
   await service.stop()
+  await baseline?.remove()
 }
