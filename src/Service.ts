@@ -1,5 +1,6 @@
 import type { HttpRouter, HttpServer } from "@effect/platform"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
@@ -12,16 +13,25 @@ import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { TracingOffLive } from "./observability/Tracing.ts"
-import { SqlLive } from "./Sql.ts"
+import { pgLiveForLongStatements, SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReadBatcher } from "./wallet/ReadBatcher.ts"
-import { ReconciliationService } from "./wallet/ReconciliationService.ts"
+import { ReconciliationService, ReconciliationTimeout } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { WalletService } from "./wallet/WalletService.ts"
+
+/**
+ * Reconciliation reads the whole ledger, silent for up to RECONCILIATION_TIMEOUT: on a pool of
+ * its own (it runs one at a time per process), whose bound on a silent connection is a few
+ * seconds above that, instead of the service pool's DATABASE_QUERY_TIMEOUT_MS.
+ */
+const ReconciliationPgLive = Layer.unwrapEffect(
+  Effect.map(ReconciliationTimeout, (timeout) => pgLiveForLongStatements(1, Duration.toMillis(timeout) + 5_000))
+)
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
@@ -37,7 +47,7 @@ export const WalletLive = Layer.mergeAll(
   ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default)),
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
-  ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default)),
+  ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default), Layer.provide(ReconciliationPgLive)),
   TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))
 ).pipe(
   Layer.provideMerge(LedgerRepository.Default),
