@@ -13,6 +13,7 @@ import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { TracingOffLive } from "./observability/Tracing.ts"
+import { ShutdownBudget } from "./Shutdown.ts"
 import { pgLiveForLongStatements, SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
@@ -51,7 +52,8 @@ export const WalletLive = Layer.mergeAll(
   TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))
 ).pipe(
   Layer.provideMerge(LedgerRepository.Default),
-  Layer.provideMerge(SqlLive)
+  Layer.provideMerge(SqlLive),
+  Layer.provideMerge(ShutdownBudget.Default)
 )
 
 const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withDefault("10 seconds"))
@@ -65,8 +67,14 @@ const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withD
 const DrainOnShutdownLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const gate = yield* RequestGate
+    const budget = yield* ShutdownBudget
     const timeout = yield* drainTimeout
-    yield* Effect.addFinalizer(() => Effect.zipRight(gate.drain(timeout), gate.stopListening(timeout)))
+    // Each phase at most SHUTDOWN_DRAIN_TIMEOUT, and both within SHUTDOWN_TIMEOUT with the rest.
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(budget.within(timeout), gate.drain).pipe(
+        Effect.zipRight(Effect.flatMap(budget.within(timeout), (left) => gate.stopListening(left)))
+      )
+    )
   })
 )
 
