@@ -1,5 +1,6 @@
 import type { HttpRouter, HttpServer } from "@effect/platform"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
@@ -12,17 +13,27 @@ import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { UserRepository } from "./ledger/UserRepository.ts"
 import { TracingLive } from "./observability/Tracing.ts"
-import { SqlLive } from "./Sql.ts"
+import { ShutdownBudget } from "./Shutdown.ts"
+import { pgLiveForLongStatements, SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
 import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReadBatcher } from "./wallet/ReadBatcher.ts"
-import { ReconciliationService } from "./wallet/ReconciliationService.ts"
+import { ReconciliationService, ReconciliationTimeout } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { Users } from "./wallet/Users.ts"
 import { WalletService } from "./wallet/WalletService.ts"
+
+/**
+ * Reconciliation reads the whole ledger, silent for up to RECONCILIATION_TIMEOUT: on a pool of
+ * its own (it runs one at a time per process), whose bound on a silent connection is a few
+ * seconds above that, instead of the service pool's DATABASE_QUERY_TIMEOUT_MS.
+ */
+const ReconciliationPgLive = Layer.unwrapEffect(
+  Effect.map(ReconciliationTimeout, (timeout) => pgLiveForLongStatements(1, Duration.toMillis(timeout) + 5_000))
+)
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
@@ -38,12 +49,13 @@ export const WalletLive = Layer.mergeAll(
   ApiKeys.Default.pipe(Layer.provide(ApiKeyRepository.Default)),
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
-  ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default)),
+  ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default), Layer.provide(ReconciliationPgLive)),
   TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default)),
   Users.Default.pipe(Layer.provide(UserRepository.Default))
 ).pipe(
   Layer.provideMerge(LedgerRepository.Default),
-  Layer.provideMerge(SqlLive)
+  Layer.provideMerge(SqlLive),
+  Layer.provideMerge(ShutdownBudget.Default)
 )
 
 const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withDefault("10 seconds"))
@@ -57,8 +69,14 @@ const drainTimeout = Config.duration("SHUTDOWN_DRAIN_TIMEOUT").pipe(Config.withD
 const DrainOnShutdownLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const gate = yield* RequestGate
+    const budget = yield* ShutdownBudget
     const timeout = yield* drainTimeout
-    yield* Effect.addFinalizer(() => Effect.zipRight(gate.drain(timeout), gate.stopListening(timeout)))
+    // Each phase at most SHUTDOWN_DRAIN_TIMEOUT, and both within SHUTDOWN_TIMEOUT with the rest.
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(budget.within(timeout), gate.drain).pipe(
+        Effect.zipRight(Effect.flatMap(budget.within(timeout), (left) => gate.stopListening(left)))
+      )
+    )
   })
 )
 

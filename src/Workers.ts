@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import { ShutdownBudget } from "./Shutdown.ts"
 import { DatabaseUrl } from "./Sql.ts"
 
 /**
@@ -23,23 +24,22 @@ const workerVariable = "DINO_WALLET_WORKER"
 
 export const isWorkerProcess = () => process.env[workerVariable] === "1"
 
-/** How long a worker told to stop may take (its own drain, then the committer's) before it is killed. */
-const stopTimeout = "45 seconds"
-
 /**
  * One worker process for as long as the scope lasts: started over the first process's database
  * (the embedded one too, whose address is only known here), restarted a second or more after it
- * dies, and on shutdown sent SIGTERM and awaited, so that it drains and commits before the
- * database it writes to closes.
+ * dies, and on shutdown sent SIGTERM and awaited (within SHUTDOWN_TIMEOUT), so that it drains
+ * and commits before the database it writes to closes.
  */
-const supervise = (index: number, databaseUrl: Redacted.Redacted) => {
+const supervise = (index: number, databaseUrl: Redacted.Redacted, running: Set<Bun.Subprocess>, budget: ShutdownBudget) => {
   const run = Effect.acquireUseRelease(
-    Effect.sync(() =>
-      Bun.spawn([process.execPath, "run", Bun.main], {
+    Effect.sync(() => {
+      const child = Bun.spawn([process.execPath, "run", Bun.main], {
         env: { ...process.env, DATABASE_URL: Redacted.value(databaseUrl), [workerVariable]: "1" },
         stdio: ["ignore", "inherit", "inherit"]
       })
-    ),
+      running.add(child)
+      return child
+    }),
     (child) =>
       Effect.logInfo("Worker started").pipe(
         Effect.annotateLogs({ worker: index, pid: child.pid }),
@@ -50,10 +50,13 @@ const supervise = (index: number, databaseUrl: Redacted.Redacted) => {
       ),
     (child) =>
       Effect.suspend(() => {
+        running.delete(child)
         if (child.exitCode !== null || child.signalCode !== null) return Effect.void
-        child.kill("SIGTERM")
-        return Effect.promise(() => child.exited).pipe(
-          Effect.timeoutOption(stopTimeout),
+        if (!child.killed) child.kill("SIGTERM")
+        // A worker drains within its own SHUTDOWN_TIMEOUT; this process waits no longer than its own.
+        return budget.remaining.pipe(
+          // Interruptible inside this release (uninterruptible), so that the timeout can end the wait.
+          Effect.flatMap((left) => Effect.timeoutOption(Effect.interruptible(Effect.promise(() => child.exited)), left)),
           Effect.flatMap((exited) => exited._tag === "None" ? Effect.sync(() => child.kill("SIGKILL")) : Effect.void)
         )
       })
@@ -87,6 +90,11 @@ export const WorkersLive = Layer.scopedDiscard(
     const workers = yield* WorkersConfig
     if (workers === 1) return
     const databaseUrl = yield* DatabaseUrl
-    for (let index = 1; index < workers; index++) yield* Effect.forkScoped(supervise(index, databaseUrl))
+    const budget = yield* ShutdownBudget
+    const running = new Set<Bun.Subprocess>()
+    for (let index = 1; index < workers; index++) yield* Effect.forkScoped(supervise(index, databaseUrl, running, budget))
+    // Added last, so run first on shutdown: every worker gets SIGTERM at once and they drain
+    // together, instead of one after the other as their supervisors are stopped.
+    yield* Effect.addFinalizer(() => Effect.sync(() => running.forEach((child) => child.kill("SIGTERM"))))
   })
 )

@@ -69,6 +69,10 @@ export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
         Effect.zipRight(
           Effect.sync(() => inFlight).pipe(
             Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (n) => n === 0 }),
+            // Shutdown runs this in a finalizer, which is uninterruptible: without this the wait
+            // could not be interrupted when the timeout fires, and it never ended while a
+            // request stayed in flight.
+            Effect.interruptible,
             Effect.timeoutOption(timeout)
           )
         ),
@@ -110,6 +114,8 @@ export class RequestGate extends Effect.Service<RequestGate>()("RequestGate", {
           Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (isQuiet) => isQuiet }),
           Effect.zipRight(Effect.sync(() => server.stop(false))),
           Effect.zipRight(answered.pipe(Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (done) => done }))),
+          // Interruptible inside the shutdown's finalizer, so that the timeout can end it (see drain).
+          Effect.interruptible,
           Effect.timeoutOption(timeout),
           Effect.zipRight(Effect.sync(() => server.stop(false))),
           Effect.zipRight(Effect.logInfo("Stopped listening").pipe(Effect.annotateLogs({ unanswered: server.pendingRequests })))

@@ -1,5 +1,6 @@
 import { HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,6 +27,18 @@ const internalError = HttpServerResponse.unsafeJson(
  */
 const isClientAbort = (cause: Cause.Cause<unknown>) =>
   HashSet.has(Cause.interruptors(cause), HttpServerError.clientAbortFiberId)
+
+/**
+ * A request interrupted by the service, not by its client: an interruption, or the platform's
+ * own empty 503 for a handler its server interrupted (a request still running when the server
+ * closes, past the shutdown's drains), which reaches here as a failure or a defect.
+ */
+const isServerInterruption = (cause: Cause.Cause<unknown>) =>
+  Cause.isInterruptedOnly(cause) ||
+  Chunk.some(
+    Chunk.appendAll(Cause.failures<unknown>(cause), Cause.defects(cause)),
+    (error) => HttpServerResponse.isServerResponse(error) && error.status === 503
+  )
 
 /** Seconds a client should wait before retrying a 503 (overloaded, unavailable, shutting down). */
 const retryAfterSeconds = "1"
@@ -93,7 +106,7 @@ const handle = (app: HttpApp.Default, request: HttpServerRequest.HttpServerReque
       Effect.catchAllCause((cause) =>
         isClientAbort(cause)
           ? Effect.failCause(cause)
-          : Cause.isInterruptedOnly(cause)
+          : isServerInterruption(cause)
           ? Effect.logWarning("Request interrupted", cause).pipe(Effect.as(finish(interrupted, requestId)))
           : Effect.logError("Unhandled failure", cause).pipe(Effect.as(finish(internalError, requestId)))
       )

@@ -19,6 +19,7 @@ import { BulkItemsMax, Overloaded } from "../domain/Bulk.ts"
 import type { Command, WriteRefusal, WriteResult } from "../domain/Write.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { writeBatchSize, writeQueueDepth } from "../observability/Metrics.ts"
+import { ShutdownBudget } from "../Shutdown.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import { commitBatch } from "./WriteBatch.ts"
 
@@ -34,7 +35,7 @@ export const CommitterConfig = Config.all({
     }),
     Config.withDefault(10_000)
   ),
-  drainTimeout: Config.duration("WRITE_DRAIN_TIMEOUT").pipe(Config.withDefault("30 seconds"))
+  drainTimeout: Config.duration("WRITE_DRAIN_TIMEOUT").pipe(Config.withDefault("10 seconds"))
 })
 
 /** What a write can end with once queued: its own outcome, or the server going away under it. */
@@ -83,6 +84,7 @@ const isWholeBatchFailure = (cause: Cause.Cause<unknown>) => Chunk.some(Cause.de
 export class Committer extends Effect.Service<Committer>()("Committer", {
   scoped: Effect.gen(function*() {
     const config = yield* CommitterConfig
+    const budget = yield* ShutdownBudget
     const services = yield* Effect.context<LedgerRepository | SqlClient.SqlClient>()
     const queue = yield* Queue.unbounded<Pending>()
     /** Commands admitted and not yet answered: the bound of the queue, and what shutdown waits for. */
@@ -175,9 +177,13 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Ref.set(accepting, false)
+        // At most WRITE_DRAIN_TIMEOUT, and within what is left of SHUTDOWN_TIMEOUT.
+        const timeout = yield* budget.within(config.drainTimeout)
         yield* Ref.get(outstanding).pipe(
           Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (n) => n === 0 }),
-          Effect.timeoutOption(config.drainTimeout)
+          // A finalizer is uninterruptible: without this the timeout could not end the wait.
+          Effect.interruptible,
+          Effect.timeoutOption(timeout)
         )
         yield* Fiber.interrupt(writerFiber)
         const left = yield* Queue.takeAll(queue)

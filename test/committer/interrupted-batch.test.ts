@@ -13,6 +13,7 @@ import { Amount } from "../../src/domain/Money.ts"
 import { UserId } from "../../src/domain/User.ts"
 import { writeCommand } from "../../src/domain/Write.ts"
 import { LedgerRepository } from "../../src/ledger/LedgerRepository.ts"
+import { ShutdownBudget } from "../../src/Shutdown.ts"
 import { SqlLive } from "../../src/Sql.ts"
 import { Committer } from "../../src/wallet/Committer.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
@@ -42,7 +43,12 @@ const InterruptedOnceLive = Layer.effect(
 let runtime: ManagedRuntime.ManagedRuntime<Committer | SqlClient.SqlClient, unknown>
 beforeAll(() => {
   runtime = ManagedRuntime.make(
-    Committer.Default.pipe(Layer.provide(InterruptedOnceLive), Layer.provideMerge(SqlLive), Layer.provide(FreshDatabaseLive))
+    Committer.Default.pipe(
+      Layer.provide(InterruptedOnceLive),
+      Layer.provide(ShutdownBudget.Default),
+      Layer.provideMerge(SqlLive),
+      Layer.provide(FreshDatabaseLive)
+    )
   )
 })
 afterAll(() => runtime.dispose())
