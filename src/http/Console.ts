@@ -1,6 +1,6 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as Effect from "effect/Effect"
-import { readFile } from "node:fs/promises"
+import { readFileSync } from "node:fs"
 
 /**
  * The support console: a page for support staff (find a player, see balances, history and a
@@ -40,10 +40,15 @@ const headers = {
   "cache-control": "no-cache"
 }
 
-/** The files are read once, when the server starts; one that is missing is a broken build. */
+/**
+ * The files are read once, when the server starts; one that is missing is a broken build. They
+ * are read synchronously: with an asynchronous read here, a second process (WORKERS=2) listened
+ * and answered a plain "not found" to API requests for a moment after it started, while the
+ * router was still being built (test/shutdown/workers.test.ts failed three runs out of three).
+ */
 export const ConsoleLive = HttpApiBuilder.Router.use((router) =>
   Effect.forEach(consoleAssets, (asset) =>
-    Effect.promise(() => readFile(new URL(`./console/${asset.file}`, import.meta.url), "utf8")).pipe(
+    Effect.sync(() => readFileSync(new URL(`./console/${asset.file}`, import.meta.url), "utf8")).pipe(
       Effect.flatMap((body) =>
         router.get(asset.path, Effect.succeed(HttpServerResponse.text(body, { contentType: asset.contentType, headers })))
       )
