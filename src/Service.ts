@@ -5,7 +5,10 @@ import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
 import { HttpSpansOffLive } from "./http/RequestLog.ts"
+import { EventRetention } from "./jobs/EventRetention.ts"
+import { EventSequencer } from "./jobs/EventSequencer.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
+import { EventRepository } from "./ledger/EventRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
 import { HoldRepository } from "./ledger/HoldRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
@@ -16,12 +19,17 @@ import { SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
+import { EventFeed } from "./wallet/EventFeed.ts"
+import { EventSignals } from "./wallet/EventSignals.ts"
 import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReadBatcher } from "./wallet/ReadBatcher.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { WalletService } from "./wallet/WalletService.ts"
+
+/** Events out of the ledger: the feed, and the jobs every process runs (src/jobs/). */
+const EventsLive = Layer.mergeAll(EventFeed.Default, EventSequencer.Default, EventRetention.Default)
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write
@@ -38,8 +46,10 @@ export const WalletLive = Layer.mergeAll(
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
   ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default)),
-  TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default))
+  TransactionLookup.Default,
+  EventsLive
 ).pipe(
+  Layer.provideMerge(Layer.mergeAll(EventSignals.Default, EventRepository.Default, TransactionRepository.Default)),
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive)
 )

@@ -44,6 +44,7 @@ import { LegsMax, MultiLegReceipt, MultiLegRequest, TransferReceipt, TransferReq
 import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFound, UsernameTaken } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
+import { EventsApi } from "./EventsApi.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -493,6 +494,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(HealthApi)
   .add(MetricsApi)
   .add(KeysApi)
+  .add(EventsApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)

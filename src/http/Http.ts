@@ -7,6 +7,7 @@ import { WalletApi } from "./Api.ts"
 import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { AuthLive } from "./AuthHttp.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
+import { EventsHttpLive } from "./EventsHttp.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { HoldsHttpLive } from "./HoldsHttp.ts"
 import { KeysHttpLive } from "./KeysHttp.ts"
@@ -35,7 +36,8 @@ export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
     ReconciliationHttpLive,
     HealthHttpLive,
     MetricsHttpLive,
-    KeysHttpLive
+    KeysHttpLive,
+    EventsHttpLive
   ]),
   Layer.provide(AuthLive)
 )

@@ -73,6 +73,21 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
            GROUP BY t.id`
     })
 
+    /** Many by id, in one statement (the events feed renders a page's transactions with it); any order. */
+    const byIds = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: TransactionRow,
+      execute: (ids) =>
+        sql`
+          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
+                 ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
+            FROM transactions t
+            JOIN ledger_entries e ON e.transaction_id = t.id
+            JOIN wallets w ON w.id = e.wallet_id
+           WHERE t.id = ANY(${ids}::uuid[])
+           GROUP BY t.id`
+    })
+
     /**
      * One more than asked, to know whether a next page exists. Each of the user's wallets is
      * read down its own (wallet_id, id DESC) index, filtered as it goes, at most as far as the
@@ -153,6 +168,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
 
     return {
       byId: (id: TransactionId) => Effect.orDie(byId(id)),
+      byIds: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(byIds(ids)),
       byUser: (userId: UserId, query: TransactionSearch, below: number | undefined) => Effect.orDie(byUser(userId, query, below)),
       byMetadata: (query: TransactionSearch, below: Extract<TransactionCursor, { _tag: "Time" }> | undefined) =>
         Effect.orDie(byMetadata(query, below))

@@ -17,6 +17,7 @@ import { BulkItemsMax, type Command, Overloaded, type WriteRefusal, type WriteRe
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { writeBatchSize, writeQueueDepth } from "../observability/Metrics.ts"
 import { isUnavailable } from "../SqlFailure.ts"
+import { EventSignals } from "./EventSignals.ts"
 import { commitBatch } from "./WriteBatch.ts"
 
 export const CommitterConfig = Config.all({
@@ -67,6 +68,7 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
   scoped: Effect.gen(function*() {
     const config = yield* CommitterConfig
     const services = yield* Effect.context<LedgerRepository | SqlClient.SqlClient>()
+    const signals = yield* EventSignals
     const queue = yield* Queue.unbounded<Pending>()
     /** Commands admitted and not yet answered: the bound of the queue, and what shutdown waits for. */
     const outstanding = yield* Ref.make(0)
@@ -82,6 +84,8 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
       commitBatch(Arr.map(batch, (pending) => pending.command)).pipe(
         Effect.provide(services),
         Effect.flatMap((exits) => answer(batch, exits)),
+        // After the answers: the sequencer numbers the batch's events outside its transaction.
+        Effect.zipRight(signals.committed),
         Effect.catchAllCause((cause) => {
           if (batch.length === 1 || isWholeBatchFailure(cause)) return failAll(batch, cause)
           const [first, rest] = Arr.splitNonEmptyAt(batch, Math.ceil(batch.length / 2))

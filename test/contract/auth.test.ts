@@ -148,6 +148,7 @@ const table: Record<string, Row> = {
     status: 200,
     call: async () => ({ method: "DELETE", path: `/api/keys/${(await createKey("to revoke", ["read"])).keyId}` })
   },
+  "events.feed": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/events?limit=5" }) },
   "health.check": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health" }) },
   "health.live": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/live" }) },
   "health.ready": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/ready" }) }
@@ -271,6 +272,7 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "POST /api/wallets/batch": "write",
     "GET /api/wallets/{userId}/balance": "read",
     "GET /api/wallets/{userId}/transactions": "read",
+    "GET /api/events": "read",
     "POST /api/transactions": "write",
     "POST /api/transactions/{transactionId}/reversal": "write",
     "POST /api/holds": "write",
