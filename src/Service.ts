@@ -7,6 +7,7 @@ import { RequestGate } from "./http/RequestGate.ts"
 import { HttpSpansOffLive } from "./http/RequestLog.ts"
 import { EventRetention } from "./jobs/EventRetention.ts"
 import { EventSequencer } from "./jobs/EventSequencer.ts"
+import { WebhookDelivery } from "./jobs/WebhookDelivery.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { EventRepository } from "./ledger/EventRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
@@ -14,6 +15,7 @@ import { HoldRepository } from "./ledger/HoldRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
+import { WebhookRepository } from "./ledger/WebhookRepository.ts"
 import { TracingOffLive } from "./observability/Tracing.ts"
 import { SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
@@ -27,9 +29,16 @@ import { ReadBatcher } from "./wallet/ReadBatcher.ts"
 import { ReconciliationService } from "./wallet/ReconciliationService.ts"
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { WalletService } from "./wallet/WalletService.ts"
+import { Webhooks } from "./wallet/Webhooks.ts"
 
 /** Events out of the ledger: the feed, and the jobs every process runs (src/jobs/). */
-const EventsLive = Layer.mergeAll(EventFeed.Default, EventSequencer.Default, EventRetention.Default)
+const EventsLive = Layer.mergeAll(
+  EventFeed.Default,
+  EventSequencer.Default,
+  EventRetention.Default,
+  Webhooks.Default,
+  WebhookDelivery.Default.pipe(Layer.provide(EventFeed.Default))
+).pipe(Layer.provide(WebhookRepository.Default))
 
 /**
  * The wallet's layer graph below HTTP: SqlClient (migrated), LedgerRepository, the write

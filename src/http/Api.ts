@@ -45,6 +45,7 @@ import { NewUser, SameWallet, SystemAccount, User, UserIdFromString, UserNotFoun
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Write.ts"
 import { needsAdmin, needsRead, needsWrite } from "./Auth.ts"
 import { EventsApi } from "./EventsApi.ts"
+import { WebhooksApi } from "./WebhooksApi.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -495,6 +496,7 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(MetricsApi)
   .add(KeysApi)
   .add(EventsApi)
+  .add(WebhooksApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)

@@ -17,6 +17,7 @@ import { requestLog } from "./RequestLog.ts"
 import { TransactionsHttpLive } from "./TransactionsHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
+import { WebhooksHttpLive } from "./WebhooksHttp.ts"
 
 export const ServerConfig = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
@@ -37,7 +38,8 @@ export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
     HealthHttpLive,
     MetricsHttpLive,
     KeysHttpLive,
-    EventsHttpLive
+    EventsHttpLive,
+    WebhooksHttpLive
   ]),
   Layer.provide(AuthLive)
 )
