@@ -7,6 +7,7 @@ import { RequestGate } from "./http/RequestGate.ts"
 import { HttpSpansOffLive } from "./http/RequestLog.ts"
 import { EventRetention } from "./jobs/EventRetention.ts"
 import { EventSequencer } from "./jobs/EventSequencer.ts"
+import { NatsRelayLive } from "./jobs/NatsRelay.ts"
 import { WebhookDelivery } from "./jobs/WebhookDelivery.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
 import { EventRepository } from "./ledger/EventRepository.ts"
@@ -37,7 +38,8 @@ const EventsLive = Layer.mergeAll(
   EventSequencer.Default,
   EventRetention.Default,
   Webhooks.Default,
-  WebhookDelivery.Default.pipe(Layer.provide(EventFeed.Default))
+  WebhookDelivery.Default.pipe(Layer.provide(EventFeed.Default)),
+  NatsRelayLive.pipe(Layer.provide(EventFeed.Default))
 ).pipe(Layer.provide(WebhookRepository.Default))
 
 /**
