@@ -10,10 +10,10 @@ export interface Received {
 }
 
 /**
- * A real HTTP receiver on 127.0.0.1: records every POST and answers with what `answer` says
- * for its path (200 unless told otherwise; "hang" answers nothing for 30 s).
+ * A real HTTP receiver on 127.0.0.1: records every POST and answers, after `delayMs`, with what
+ * `answer` says for its path (200 unless told otherwise; "hang" answers nothing for 30 s).
  */
-export const startReceiver = (answer: (path: string, count: number) => number | "hang" = () => 200) => {
+export const startReceiver = (answer: (path: string, count: number) => number | "hang" = () => 200, delayMs = 0) => {
   const received: Array<Received> = []
   const counts = new Map<string, number>()
   const server = Bun.serve({
@@ -33,6 +33,7 @@ export const startReceiver = (answer: (path: string, count: number) => number | 
         body
       })
       const status = answer(path, count)
+      if (delayMs > 0) await Bun.sleep(delayMs)
       if (status === "hang") await Bun.sleep(30_000)
       return new Response(null, { status: status === "hang" ? 200 : status })
     }
