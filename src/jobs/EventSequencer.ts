@@ -1,7 +1,6 @@
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { EventRepository } from "../ledger/EventRepository.ts"
 import { EventSignals } from "../wallet/EventSignals.ts"
@@ -63,12 +62,16 @@ export class EventSequencer extends Effect.Service<EventSequencer>()("EventSeque
       )
     )
 
-    // Other processes' numbers: each notification wakes this process's senders.
+    // Other processes' numbers: each notification wakes this process's senders. The listening
+    // connection is made again every minute: @effect/sql-pg swallows its errors, so a cut
+    // connection would otherwise leave the stream silent for good (the poll still runs).
     yield* Effect.forkScoped(
       events.listen.pipe(
+        Stream.interruptAfter(Duration.minutes(1)),
         Stream.runForEach(() => signals.numbered),
         Effect.catchAllCause((cause) => Effect.logDebug("Listening for events stopped; listening again", cause)),
-        Effect.repeat(Schedule.spaced(config.pollInterval))
+        Effect.zipRight(Effect.sleep(config.pollInterval)),
+        Effect.forever
       )
     )
 
