@@ -4,6 +4,7 @@ import { needsRead } from "./Auth.ts"
 
 /** The contract's events feed (its webhooks are WebhooksApi). */
 export class EventsApi extends HttpApiGroup.make("events")
+  .annotate(OpenApi.Description, "Every committed ledger transaction as an event, in a gap-free sequence a reader resumes from.")
   .add(
     HttpApiEndpoint.get("feed", "/events")
       .setUrlParams(EventQuery)

@@ -18,6 +18,7 @@ const WebhookPath = Schema.Struct({ webhookId: WebhookId })
 
 /** Signed webhooks (Standard Webhooks); every endpoint needs the admin scope. */
 export class WebhooksApi extends HttpApiGroup.make("webhooks")
+  .annotate(OpenApi.Description, "Endpoints that receive every event, signed (Standard Webhooks) and retried until acknowledged.")
   .add(
     HttpApiEndpoint.post("create", "/webhooks")
       .setPayload(NewWebhook)
