@@ -62,7 +62,7 @@ describe("dino-wallet", () => {
     const page = await json(["history", String(created.userId), "--limit", "5"])
     expect(page.items).toHaveLength(1)
     expect(page.items[0]).toMatchObject({ type: "TOPUP", amount: 300 })
-  }, 120_000)
+  }, 300_000)
 
   test("a refused write is one line on stderr with the API's code, and exit 1", async () => {
     const userId = await newPlayer(service, "cli_poor")
@@ -72,7 +72,7 @@ describe("dino-wallet", () => {
     const unknown = await cli(["balance", "999999999"])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("USER_NOT_FOUND")
-  }, 120_000)
+  }, 300_000)
 
   test("--api-key wins over the environment; no key is 401", async () => {
     const withFlag = await cli(["--api-key", testAdminKey, "assets", "list"], { DINO_WALLET_API_KEY: "" })
@@ -81,7 +81,7 @@ describe("dino-wallet", () => {
     const wrong = await cli(["--api-key", `dwk_${"C".repeat(43)}`, "assets", "list"])
     expect(wrong.code).toBe(1)
     expect(wrong.stderr).toContain("UNAUTHORIZED")
-  }, 120_000)
+  }, 300_000)
 
   test("keys create, list and revoke; assets create and list", async () => {
     const created = await json(["keys", "create", "--name", "cli reader", "--scope", "read"])
@@ -97,7 +97,11 @@ describe("dino-wallet", () => {
     const code = `CLI_${Date.now().toString(36).toUpperCase()}`
     expect(await json(["assets", "create", code, "--name", "Cli Coins", "--max-debt", "5"])).toMatchObject({ code, maxDebt: 5 })
     expect((await json(["assets", "list"])).assets.map((a: { code: string }) => a.code)).toContain(code)
-  }, 120_000)
+    expect(await json(["assets", "update", code, "--name", "Renamed Coins"])).toMatchObject({ code, name: "Renamed Coins", maxDebt: 5 })
+    const missing = await cli(["assets", "update", "NO_SUCH_ASSET", "--name", "x"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("ASSET_NOT_FOUND")
+  }, 300_000)
 
   test("reverse with a required reason, and reconcile", async () => {
     const userId = await newPlayer(service, "cli_rev")
@@ -109,7 +113,7 @@ describe("dino-wallet", () => {
     const report = await cli(["reconcile"])
     expect(report.code).toBe(0)
     expect(report.stdout).toStartWith("ok at ")
-  }, 120_000)
+  }, 300_000)
 
   test("bulk --file: chunks with a progress bar; the same file again replays, refused rows exit 1", async () => {
     const players = [await newPlayer(service, "cli_bulk"), await newPlayer(service, "cli_bulk")]
@@ -133,5 +137,5 @@ describe("dino-wallet", () => {
     const refused = await cli(["bulk", "--file", spends, "--type", "SPEND"])
     expect(refused.code).toBe(1)
     expect(refused.stdout).toMatch(/1 applied, 1 refused\nline 3: 409 INSUFFICIENT_FUNDS/)
-  }, 120_000)
+  }, 300_000)
 })

@@ -1,6 +1,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import {
   ApiKeyId,
+  AssetPath,
+  AssetUpdate,
   HistoryQuery,
   NewApiKey,
   NewAsset,
@@ -80,6 +82,16 @@ const assetsCreate = Command.make("create", {
     const created = yield* wallet.assets.create({ payload: yield* decode(NewAsset, { code, name, maxDebt }) })
     yield* print(created, () => `created ${created.code} (${created.name}, maxDebt ${created.maxDebt})`)
   }).pipe(explained)).pipe(Command.withDescription("Add a currency (admin)"))
+
+const assetsUpdate = Command.make("update", {
+  code: Args.text({ name: "code" }),
+  name: Options.text("name")
+}, ({ code, name }) =>
+  Effect.gen(function*() {
+    const wallet = yield* client
+    const updated = yield* wallet.assets.update({ path: yield* decode(AssetPath, { code }), payload: yield* decode(AssetUpdate, { name }) })
+    yield* print(updated, () => `${updated.code} is now ${updated.name} (maxDebt ${updated.maxDebt})`)
+  }).pipe(explained)).pipe(Command.withDescription("Rename a currency (admin); maxDebt cannot change yet"))
 
 // users -----------------------------------------------------------------------------------------
 
@@ -194,7 +206,7 @@ const reconcile = Command.make("reconcile", {}, () =>
 
 export const commands = [
   Command.make("keys").pipe(Command.withSubcommands([keysCreate, keysList, keysRevoke])),
-  Command.make("assets").pipe(Command.withSubcommands([assetsList, assetsCreate])),
+  Command.make("assets").pipe(Command.withSubcommands([assetsList, assetsCreate, assetsUpdate])),
   Command.make("users").pipe(Command.withSubcommands([usersCreate, usersFind])),
   balance,
   history,
