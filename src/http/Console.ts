@@ -1,6 +1,6 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as Effect from "effect/Effect"
-import { readFile } from "node:fs/promises"
+import { readFileSync } from "node:fs"
 
 /**
  * The support console: a page for support staff (find a player, see balances, history and a
@@ -40,12 +40,18 @@ const headers = {
   "cache-control": "no-cache"
 }
 
-/** The files are read once, when the server starts; one that is missing is a broken build. */
+/**
+ * The files are read once, as the module loads: a missing one is a broken build, and the
+ * server's layer is then built without waiting on the disk. The server binds its port before
+ * its handler is installed (platform-bun answers a plain "not found" until then), and with
+ * WORKERS the kernel already sends connections to a worker in that window: every await there
+ * widens it.
+ */
+const bodies = consoleAssets.map((asset) => readFileSync(new URL(`./console/${asset.file}`, import.meta.url), "utf8"))
+
 export const ConsoleLive = HttpApiBuilder.Router.use((router) =>
-  Effect.forEach(consoleAssets, (asset) =>
-    Effect.promise(() => readFile(new URL(`./console/${asset.file}`, import.meta.url), "utf8")).pipe(
-      Effect.flatMap((body) =>
-        router.get(asset.path, Effect.succeed(HttpServerResponse.text(body, { contentType: asset.contentType, headers })))
-      )
-    ), { discard: true })
+  Effect.forEach(consoleAssets, (asset, i) =>
+    router.get(asset.path, Effect.succeed(HttpServerResponse.text(bodies[i]!, { contentType: asset.contentType, headers }))), {
+    discard: true
+  })
 )
