@@ -41,16 +41,17 @@ const headers = {
 }
 
 /**
- * The files are read once, when the server starts; one that is missing is a broken build. They
- * are read synchronously: with an asynchronous read here, a second process (WORKERS=2) listened
- * and answered a plain "not found" to API requests for a moment after it started, while the
- * router was still being built (test/shutdown/workers.test.ts failed three runs out of three).
+ * The files are read once, as the module loads: a missing one is a broken build, and the
+ * server's layer is then built without waiting on the disk. The server binds its port before
+ * its handler is installed (platform-bun answers a plain "not found" until then), and with
+ * WORKERS the kernel already sends connections to a worker in that window: every await there
+ * widens it.
  */
+const bodies = consoleAssets.map((asset) => readFileSync(new URL(`./console/${asset.file}`, import.meta.url), "utf8"))
+
 export const ConsoleLive = HttpApiBuilder.Router.use((router) =>
-  Effect.forEach(consoleAssets, (asset) =>
-    Effect.sync(() => readFileSync(new URL(`./console/${asset.file}`, import.meta.url), "utf8")).pipe(
-      Effect.flatMap((body) =>
-        router.get(asset.path, Effect.succeed(HttpServerResponse.text(body, { contentType: asset.contentType, headers })))
-      )
-    ), { discard: true })
+  Effect.forEach(consoleAssets, (asset, i) =>
+    router.get(asset.path, Effect.succeed(HttpServerResponse.text(bodies[i]!, { contentType: asset.contentType, headers }))), {
+    discard: true
+  })
 )

@@ -49,8 +49,12 @@ interface Pending {
   readonly span: Tracer.AnySpan | undefined
 }
 
-const linksOf = (batch: ReadonlyArray<Pending>): Array<Tracer.SpanLink> =>
-  batch.flatMap((pending) => pending.span === undefined ? [] : [{ _tag: "SpanLink" as const, span: pending.span, attributes: {} }])
+/** One link per request span: the items of a bulk request share theirs. */
+const linksOf = (batch: ReadonlyArray<Pending>): Array<Tracer.SpanLink> => {
+  const spans = new Set<Tracer.AnySpan>()
+  for (const pending of batch) if (pending.span !== undefined) spans.add(pending.span)
+  return Array.from(spans, (span) => ({ _tag: "SpanLink", span, attributes: {} }))
+}
 
 const shuttingDown = new ServiceUnavailable({
   status: "shutting_down",

@@ -142,6 +142,28 @@ test("a write exports its request span and a batch span linked to it, and its lo
   // The statements of the batch are spans under it.
   expect(spans().some((s) => s.traceId === batchSpan.traceId && s.parentSpanId !== undefined)).toBe(true)
 
+  // A bulk request's items share the request's span: its batch links to it once.
+  const bulk = await fetch(`${service.baseUrl}/api/wallets/batch`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${testAdminKey}`, "x-request-id": "traced-bulk-1" },
+    body: JSON.stringify({
+      items: [1, 2, 3].map((i) => ({ type: "BONUS", userId: 2, assetCode: "DIAMONDS", amount: i, idempotencyKey: `traced-bulk-${i}` }))
+    })
+  })
+  expect(bulk.status).toBe(200)
+  const bulkSpan = await eventually(
+    () => spans().find((s) => s.kind === serverKind && attribute(s, "url.path")?.stringValue === "/api/wallets/batch"),
+    "the bulk request's HTTP server span"
+  )
+  const bulkBatches = await eventually(() => {
+    const linked = spans().filter((s) => s.name === "WriteBatch.commit" && s.links.some((l) => l.traceId === bulkSpan.traceId))
+    const commands = linked.reduce((n, s) => n + Number(attribute(s, "commands")?.intValue), 0)
+    return commands === 3 ? linked : undefined
+  }, "the batches of the bulk request's three items")
+  for (const batch of bulkBatches) {
+    expect(batch.links.filter((l) => l.traceId === bulkSpan.traceId)).toHaveLength(1)
+  }
+
   const serviceName = received[0]!.resourceSpans[0]!.resource.attributes.find((a) => a.key === "service.name")
   expect(serviceName?.value.stringValue).toBe("dino-wallet")
   expect(receiverPaths.every((path) => path === "/v1/traces")).toBe(true)
