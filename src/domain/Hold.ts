@@ -7,7 +7,8 @@ import { Metadata, MetadataField } from "./Metadata.ts"
 import { Amount, Balance } from "./Money.ts"
 import { Description, TransactionId } from "./Transaction.ts"
 import { PostedLeg } from "./Transfer.ts"
-import { UserId } from "./User.ts"
+import { PositiveIntFromString } from "./Limits.ts"
+import { UserId, UserIdFromString } from "./User.ts"
 
 export const HoldId = Schema.UUID.pipe(Schema.brand("HoldId"))
 export type HoldId = typeof HoldId.Type
@@ -67,6 +68,21 @@ export class Hold extends Schema.Class<Hold>("Hold")({
   }),
   settledAt: Schema.NullOr(Schema.Date)
 }) {}
+
+export const HoldListLimitDefault = 20
+export const HoldListLimitMax = 100
+
+/** A player's holds, newest first: all of them or those of one status, at most `limit`. */
+export const HoldListQuery = Schema.Struct({
+  userId: UserIdFromString,
+  status: Schema.optional(HoldStatus),
+  limit: Schema.optional(PositiveIntFromString(HoldListLimitMax, 1)).annotations({
+    description: `1 to ${HoldListLimitMax}, default ${HoldListLimitDefault}`
+  })
+})
+export type HoldListQuery = typeof HoldListQuery.Type
+
+export class HoldList extends Schema.Class<HoldList>("HoldList")({ items: Schema.Array(Hold) }) {}
 
 /** What a new hold returns, and what its key replays: the hold and the player's spendable balance. */
 export class HoldReceipt extends Schema.Class<HoldReceipt>("HoldReceipt")({

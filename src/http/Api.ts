@@ -22,6 +22,10 @@ import {
   Hold,
   HoldNotActive,
   HoldNotFound,
+  HoldList,
+  HoldListLimitDefault,
+  HoldListLimitMax,
+  HoldListQuery,
   HoldPath,
   HoldReceipt,
   HoldRequest,
@@ -412,6 +416,19 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .annotate(
         OpenApi.Description,
         `A RELEASE transaction. 409 HOLD_NOT_ACTIVE once the hold is settled or past expiresAt. ${holdWrite}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/holds")
+      .setUrlParams(HoldListQuery)
+      .addSuccess(HoldList)
+      .addError(UserNotFound)
+      .pipe(needsRead)
+      .annotate(OpenApi.Summary, "A player's holds, newest first")
+      .annotate(
+        OpenApi.Description,
+        `All of them, or those of one status (HELD, CAPTURED, VOIDED, EXPIRED); limit 1 to ${HoldListLimitMax}, default ` +
+          `${HoldListLimitDefault}. 404 USER_NOT_FOUND for an unknown user.`
       )
   )
   .add(

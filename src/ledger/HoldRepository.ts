@@ -23,7 +23,7 @@ export const HoldRow = Schema.Struct({
 })
 export type StoredHold = typeof HoldRow.Type
 
-/** Holds read outside the committer: one by id, and those due for release. */
+/** Holds read outside the committer: one by id, a player's, and those due for release. */
 export class HoldRepository extends Effect.Service<HoldRepository>()("HoldRepository", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -36,6 +36,21 @@ export class HoldRepository extends Effect.Service<HoldRepository>()("HoldReposi
           SELECT id, user_id, asset_code, amount, captured_amount, status, expires_at, created_at,
                  hold_transaction_id, settlement_transaction_id, settled_at
             FROM holds WHERE id = ${id}`
+    })
+
+    /**
+     * A user's holds, newest first, of one status or all, at most `limit`: the user's rows are
+     * found through (user_id, asset_code), so the cost is the player's holds, not everyone's.
+     */
+    const byUser = SqlSchema.findAll({
+      Request: Schema.Struct({ userId: Schema.Number, status: Schema.NullOr(Schema.String), limit: Schema.Number }),
+      Result: HoldRow,
+      execute: ({ limit, status, userId }) =>
+        sql`
+          SELECT id, user_id, asset_code, amount, captured_amount, status, expires_at, created_at,
+                 hold_transaction_id, settlement_transaction_id, settled_at
+            FROM holds WHERE user_id = ${userId} AND (${status}::varchar IS NULL OR status = ${status})
+           ORDER BY created_at DESC, id LIMIT ${limit}`
     })
 
     /**
@@ -52,6 +67,8 @@ export class HoldRepository extends Effect.Service<HoldRepository>()("HoldReposi
 
     return {
       byId: (id: HoldId) => Effect.orDie(byId(id)),
+      byUser: (userId: UserId, status: HoldStatus | undefined, limit: number) =>
+        Effect.orDie(byUser({ userId, status: status ?? null, limit })),
       /** Fails (typed) when the database does not answer: the expiry worker logs it and tries again. */
       due
     } as const

@@ -15,6 +15,9 @@ import {
   type CaptureRequest,
   Hold,
   HoldId,
+  HoldList,
+  HoldListLimitDefault,
+  type HoldListQuery,
   HoldNotActive,
   HoldNotFound,
   HoldReceipt,
@@ -25,7 +28,9 @@ import {
 import type { IdempotencyKey } from "../domain/Idempotency.ts"
 import { Amount } from "../domain/Money.ts"
 import { type AnyReceipt, captureCommand, expireCommand, holdCommand, voidCommand } from "../domain/Write.ts"
-import { HoldRepository } from "../ledger/HoldRepository.ts"
+import { UserNotFound } from "../domain/User.ts"
+import { HoldRepository, type StoredHold } from "../ledger/HoldRepository.ts"
+import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { holdsExpired, holdsExpiryFailures } from "../observability/Metrics.ts"
 import { isUnavailable } from "../SqlFailure.ts"
 import { Committer } from "./Committer.ts"
@@ -55,6 +60,22 @@ export const UnreleasableRetryAfter = Duration.minutes(1)
 /** Most holds remembered as unreleasable; past it the oldest is forgotten (and tried again). */
 const UnreleasableMax = 10_000
 
+/** A hold as the API shows it. */
+const holdOf = (hold: StoredHold) =>
+  new Hold({
+    holdId: hold.id,
+    status: hold.status,
+    userId: hold.userId,
+    assetCode: hold.assetCode,
+    amount: Amount.make(hold.amount),
+    capturedAmount: hold.capturedAmount,
+    expiresAt: hold.expiresAt,
+    createdAt: hold.createdAt,
+    transactionId: hold.holdTransactionId,
+    settlementTransactionId: hold.settlementTransactionId,
+    settledAt: hold.settledAt
+  })
+
 const isHoldReceipt = (receipt: AnyReceipt): receipt is HoldReceipt => receipt instanceof HoldReceipt
 const isSettlementReceipt = (receipt: AnyReceipt): receipt is SettlementReceipt => receipt instanceof SettlementReceipt
 
@@ -68,6 +89,7 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
     const config = yield* HoldsConfig
     const committer = yield* Committer
     const repository = yield* HoldRepository
+    const ledger = yield* LedgerRepository
 
     const create = Effect.fn("Holds.create")(function*(
       request: HoldRequest,
@@ -135,20 +157,15 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
     const get = Effect.fn("Holds.get")(function*(holdId: HoldId) {
       const row = yield* repository.byId(holdId)
       if (Option.isNone(row)) return yield* HoldNotFound.of(holdId)
-      const hold = row.value
-      return new Hold({
-        holdId: hold.id,
-        status: hold.status,
-        userId: hold.userId,
-        assetCode: hold.assetCode,
-        amount: Amount.make(hold.amount),
-        capturedAmount: hold.capturedAmount,
-        expiresAt: hold.expiresAt,
-        createdAt: hold.createdAt,
-        transactionId: hold.holdTransactionId,
-        settlementTransactionId: hold.settlementTransactionId,
-        settledAt: hold.settledAt
-      })
+      return holdOf(row.value)
+    })
+
+    /** A player's holds, newest first; 404 for a user who does not exist. */
+    const list = Effect.fn("Holds.list")(function*(query: HoldListQuery) {
+      const found = yield* ledger.findUserAndAsset(query.userId, undefined)
+      if (!found.userExists) return yield* UserNotFound.of(query.userId)
+      const rows = yield* repository.byUser(query.userId, query.status, query.limit ?? HoldListLimitDefault)
+      return new HoldList({ items: rows.map(holdOf) })
     })
 
     /** Holds whose release failed for the hold itself, and when (ms since 1970) they may be tried again. */
@@ -211,6 +228,6 @@ export class Holds extends Effect.Service<Holds>()("Holds", {
     // releases holds is, by the committer (WriteBatch.commit).
     yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.expiryInterval)).pipe(Effect.withTracerEnabled(false)))
 
-    return { create, capture, void: cancel, get, expireDue } as const
+    return { create, capture, void: cancel, get, list, expireDue } as const
   })
 }) {}

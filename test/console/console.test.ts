@@ -190,6 +190,19 @@ browserTest("a support agent signs in, finds a player, grants a bonus with a rea
   await page.locator("#history-first").click()
   await page.locator("#history-page", { hasText: "Page 1" }).waitFor()
 
+  // The player's holds: none, then one placed by the shop, listed with its status and opened by id.
+  expect(await page.locator("#holds tbody tr.empty").count()).toBe(1)
+  const hold = await postJson(service, "/api/holds", {
+    userId: player.userId, assetCode: "DIAMONDS", amount: 7, idempotencyKey: uniqueKey("console-hold")
+  })
+  expect(hold.status).toBe(201)
+  await page.locator("#refresh").click()
+  const holdRow = page.locator(`#holds tbody tr[data-hold="${hold.body.holdId}"]`)
+  await holdRow.waitFor()
+  expect(await holdRow.locator("td.status").textContent()).toBe("HELD")
+  await holdRow.locator("button").click()
+  await page.locator("#hold-fields dd", { hasText: hold.body.holdId as string }).waitFor()
+
   // Found by id as well as by name; signing out forgets the key.
   await page.locator("#player-query").fill("3")
   await page.locator("#find-form button[type=submit]").click()

@@ -135,6 +135,7 @@ const table: Record<string, Row> = {
     call: async () => ({ method: "POST", path: `/api/holds/${await newHold()}/void`, body: { idempotencyKey: uniqueKey("auth") } })
   },
   "holds.get": { scope: "read", status: 200, call: async () => ({ method: "GET", path: `/api/holds/${await newHold()}` }) },
+  "holds.list": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/holds?userId=2&limit=5" }) },
   "assets.list": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/assets" }) },
   "assets.create": {
     scope: "admin",
@@ -322,6 +323,7 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "POST /api/holds": "write",
     "POST /api/holds/{holdId}/capture": "write",
     "POST /api/holds/{holdId}/void": "write",
+    "GET /api/holds": "read",
     "GET /api/holds/{holdId}": "read",
     "POST /api/users": "write",
     "GET /api/users": "read",

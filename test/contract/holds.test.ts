@@ -165,6 +165,25 @@ describe("holds through the typed client", () => {
     expect(await heldOf(player)).toBe(0)
   })
 
+  test("a player's holds, newest first, of one status or all, at most limit; 404 for an unknown user, 400 for a bad query", async () => {
+    const player = await newUser("lister", 100)
+    const other = await newUser("other", 100)
+    const [first, second, third] = [await hold(player, 10), await hold(player, 20), await hold(player, 30)]
+    await hold(other, 5)
+    expect((await service.run(voidHold(second.holdId))).hold.status).toBe("VOIDED")
+    const all = await getJson(service, `/api/holds?userId=${player}`)
+    expect(all.status).toBe(200)
+    expect((all.body.items as Array<{ holdId: string; status: string; amount: number }>).map((h) => [h.holdId, h.status, h.amount]))
+      .toEqual([[third.holdId, "HELD", 30], [second.holdId, "VOIDED", 20], [first.holdId, "HELD", 10]])
+    const typed = await service.run(service.client.holds.list({ urlParams: { userId: player, status: "HELD", limit: 1 } }))
+    expect(typed.items.map((h) => h.holdId)).toEqual([third.holdId])
+    expect((await getJson(service, "/api/holds?userId=999999")).body).toMatchObject({ code: "USER_NOT_FOUND" })
+    for (const query of ["", "?userId=0", `?userId=${player}&limit=101`, `?userId=${player}&status=GONE`]) {
+      const refused = await getJson(service, `/api/holds${query}`)
+      expect([query, refused.status, refused.body.code]).toEqual([query, 400, "VALIDATION_ERROR"])
+    }
+  })
+
   test("refusals: funds short, unknown user or asset, the treasury, too much captured, unknown hold", async () => {
     const player = await newUser("refused", 10)
     const short = await postJson(service, "/api/holds", { userId: player, assetCode: "GOLD_COINS", amount: 11, idempotencyKey: uniqueKey() })

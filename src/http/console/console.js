@@ -151,7 +151,7 @@ const findPlayer = async (query) => {
   byId("player").hidden = false;
   byId("player-title").textContent = `Player #${profile.userId} · ${profile.username}`;
   byId("player-meta").textContent = `${profile.kind === "SYSTEM" ? "System account" : "Player"}, registered ${formatTime(profile.createdAt)}`;
-  await Promise.all([loadBalances(), loadHistory()]);
+  await Promise.all([loadBalances(), loadHolds(), loadHistory()]);
 };
 
 const loadBalances = async () => {
@@ -162,6 +162,25 @@ const loadBalances = async () => {
       el("td", { className: "num balance" }, formatAmount(b.balance)),
       el("td", { className: "num held" }, formatAmount(b.held))));
   byId("balances").tBodies[0].replaceChildren(...rows);
+};
+
+const loadHolds = async () => {
+  const { items } = await api("GET", `/api/holds?userId=${state.player.userId}&limit=20`);
+  const rows = items.map((hold) =>
+    el("tr", { "data-hold": hold.holdId },
+      el("td", {}, formatTime(hold.createdAt)),
+      el("td", {}, hold.assetCode),
+      el("td", { className: "num" }, formatAmount(hold.amount)),
+      el("td", { className: "status" }, hold.status),
+      el("td", {}, formatTime(hold.expiresAt)),
+      el("td", {}, el("button", {
+        type: "button",
+        className: "link",
+        title: hold.holdId,
+        onclick: () => showHold(hold.holdId).catch(notifyError)
+      }, hold.holdId.slice(0, 8)))));
+  if (rows.length === 0) rows.push(el("tr", { className: "empty" }, el("td", { colspan: "6" }, "No holds")));
+  byId("holds").tBodies[0].replaceChildren(...rows);
 };
 
 const loadHistory = async () => {
@@ -193,7 +212,7 @@ const loadHistory = async () => {
   byId("history-first").disabled = state.historyCursors.length === 1;
 };
 
-const refreshPlayer = () => Promise.all([loadBalances(), loadHistory()]);
+const refreshPlayer = () => Promise.all([loadBalances(), loadHolds(), loadHistory()]);
 
 // --- A transaction ----------------------------------------------------------------------
 
