@@ -11,6 +11,7 @@ WORKDIR /app
 # The workspace's package manifests are part of the lockfile: bun refuses a frozen install without them.
 COPY package.json bun.lock ./
 COPY packages/client/package.json ./packages/client/
+COPY packages/cli/package.json ./packages/cli/
 RUN bun install --production --frozen-lockfile
 
 FROM oven/bun:${BUN_VERSION}-slim AS runtime

@@ -56,6 +56,18 @@ export class NewAsset extends Schema.Class<NewAsset>("NewAsset")({
   maxDebt: Schema.optionalWith(MaxDebt, { default: () => 0 })
 }) {}
 
+/**
+ * What may change of an asset: its name. maxDebt may not, yet: every wallet keeps a copy of it
+ * (its CHECK reads it), so a change rewrites every wallet of the asset under lock, and a lower
+ * limit than a player's debt must be refused; that needs its own design.
+ */
+export class AssetUpdate extends Schema.Class<AssetUpdate>("AssetUpdate")({
+  name: BoundedText({ minChars: 1, maxChars: 100 })
+}) {}
+
+/** The asset named in a path. */
+export const AssetPath = Schema.Struct({ code: AssetCode })
+
 export class Asset extends Schema.Class<Asset>("Asset")({
   code: AssetCode,
   name: Schema.String,

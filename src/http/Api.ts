@@ -1,7 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
 import { ApiKeyId, ApiKeyInfo, CallerInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey } from "../domain/ApiKey.ts"
-import { Asset, AssetExists, AssetList, AssetNotFound, NewAsset } from "../domain/Asset.ts"
+import { Asset, AssetExists, AssetList, AssetNotFound, AssetPath, AssetUpdate, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
@@ -441,6 +441,19 @@ export class AssetsApi extends HttpApiGroup.make("assets")
         OpenApi.Description,
         "code: 1 to 32 of A-Z, 0-9 and '_', starting with a letter; name: 1 to 100 characters; maxDebt (default 0): " +
           "how far below zero a reversal that allows debt may take a player's balance. 409 ASSET_EXISTS if the code is taken."
+      )
+  )
+  .add(
+    HttpApiEndpoint.patch("update", "/assets/:code")
+      .setPath(AssetPath)
+      .setPayload(AssetUpdate)
+      .addSuccess(Asset)
+      .addError(AssetNotFound)
+      .pipe(needsAdmin)
+      .annotate(OpenApi.Summary, "Rename a currency")
+      .annotate(
+        OpenApi.Description,
+        "name: 1 to 100 characters. The code never changes, and maxDebt cannot change yet (every wallet keeps a copy of it)."
       )
   )
 {}

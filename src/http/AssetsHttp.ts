@@ -9,4 +9,5 @@ export const AssetsHttpLive = HttpApiBuilder.group(WalletApi, "assets", (handler
     return handlers
       .handle("list", () => assets.list)
       .handle("create", ({ payload }) => assets.create(payload))
+      .handle("update", ({ path, payload }) => assets.update(path.code, payload))
   }))

@@ -42,7 +42,18 @@ export class AssetRepository extends Effect.Service<AssetRepository>()("AssetRep
           SELECT code, name, max_debt AS "maxDebt", created_at AS "createdAt" FROM created`
     })
 
+    /** None when no asset has the code. */
+    const rename = SqlSchema.findOne({
+      Request: Schema.Struct({ code: Schema.String, name: Schema.String }),
+      Result: AssetRow,
+      execute: ({ code, name }) =>
+        sql`
+          UPDATE assets SET name = ${name} WHERE code = ${code}
+          RETURNING code, name, max_debt AS "maxDebt", created_at AS "createdAt"`
+    })
+
     return {
+      rename: (code: AssetCode, name: string) => rename({ code, name }).pipe(Effect.map(Option.map(toAsset)), Effect.orDie),
       list: list(undefined).pipe(Effect.map((rows) => rows.map(toAsset)), Effect.orDie),
       create: (asset: NewAsset) => create(asset).pipe(Effect.map(Option.map(toAsset)), Effect.orDie)
     } as const

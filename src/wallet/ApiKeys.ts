@@ -1,5 +1,6 @@
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -239,3 +240,25 @@ const createFirstAdminKey = (repository: ApiKeyRepository, keyFile: Option.Optio
       Logger.withMinimumLogLevel(LogLevel.All)
     )
   })
+
+/** `keys create --bootstrap` on a database that already has a key: an admin key makes the next ones. */
+export class KeysExist extends Data.TaggedError("KeysExist")<{}> {
+  override get message() {
+    return "The database already has API keys, so there is no first admin key to make: use an admin key " +
+      "(or start the service once with ADMIN_API_KEY) and create one with `dino-wallet keys create --scope admin`"
+  }
+}
+
+/**
+ * The operator's way to the first admin key without reading a log line: made straight in the
+ * database, only while it has no key at all (under the same lock as the service's first start,
+ * so the two never make two), and answered once, as `POST /api/keys` answers.
+ */
+export const bootstrapAdminKey = Effect.gen(function*() {
+  const repository = yield* ApiKeyRepository
+  const secret = newSecret()
+  const created = yield* repository.insertFirst({ name: "first admin key (bootstrap)", scopes: ["admin"], keyHash: sha256(secret) })
+  if (Option.isNone(created)) return yield* new KeysExist()
+  const row = created.value
+  return new CreatedApiKey({ keyId: row.id, key: secret, name: row.name, scopes: row.scopes, createdAt: row.createdAt })
+})

@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { AssetExists, AssetList, type NewAsset } from "../domain/Asset.ts"
+import { type AssetCode, AssetExists, AssetList, AssetNotFound, type AssetUpdate, type NewAsset } from "../domain/Asset.ts"
 import { AssetRepository } from "../ledger/AssetRepository.ts"
 
 /** Listing and creating the currencies the ledger holds. */
@@ -18,6 +18,14 @@ export class AssetService extends Effect.Service<AssetService>()("AssetService",
       })
     })
 
-    return { list, create } as const
+    const update = Effect.fn("AssetService.update")(function*(code: AssetCode, request: AssetUpdate) {
+      const updated = yield* assets.rename(code, request.name)
+      return yield* Option.match(updated, {
+        onNone: () => Effect.fail(AssetNotFound.of(code)),
+        onSome: Effect.succeed
+      })
+    })
+
+    return { list, create, update } as const
   })
 }) {}

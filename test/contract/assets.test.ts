@@ -80,3 +80,29 @@ describe("assets", () => {
     expect(assets.some((asset) => asset.code === "OK_CODE")).toBe(false)
   })
 })
+
+describe("PATCH /api/assets/{code}", () => {
+  const patch = (code: string, body: unknown) =>
+    service.fetch(`/api/assets/${code}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+      .then(async (response) => ({ status: response.status, body: (await response.json()) as Record<string, unknown> }))
+
+  test("renames an asset and keeps its code, maxDebt and createdAt; an unknown code is 404", async () => {
+    const code = newCode()
+    const created = await postJson(service, "/api/assets", { code, name: "Before", maxDebt: 7 })
+    expect(created.status).toBe(201)
+    const renamed = await patch(code, { name: "After" })
+    expect(renamed).toEqual({ status: 200, body: { ...created.body, name: "After" } })
+    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(renamed.body)
+    const missing = await patch("NO_SUCH_ASSET", { name: "x" })
+    expect(missing.status).toBe(404)
+    expect(missing.body).toMatchObject({ code: "ASSET_NOT_FOUND", assetCode: "NO_SUCH_ASSET" })
+  })
+
+  test("a name out of bounds, or none, is 400 and changes nothing", async () => {
+    for (const body of [{ name: "" }, { name: "x".repeat(101) }, {}, { name: 5 }]) {
+      const answer = await patch("DIAMONDS", body)
+      expect({ body, status: answer.status, code: answer.body.code }).toEqual({ body, status: 400, code: "VALIDATION_ERROR" })
+    }
+    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(expect.objectContaining({ code: "DIAMONDS", name: "Diamonds" }))
+  })
+})

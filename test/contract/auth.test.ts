@@ -15,7 +15,7 @@ import { postJson, startService, type TestService, uniqueKey } from "../support/
  */
 
 interface Call {
-  readonly method: "GET" | "POST" | "DELETE"
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE"
   readonly path: string
   readonly body?: unknown
 }
@@ -137,6 +137,11 @@ const table: Record<string, Row> = {
       path: "/api/assets",
       body: { code: `A${uniqueKey("").replace(/[^A-Za-z0-9]/g, "").toUpperCase()}`.slice(0, 32), name: "Auth table asset" }
     })
+  },
+  "assets.update": {
+    scope: "admin",
+    status: 200,
+    call: async () => ({ method: "PATCH", path: "/api/assets/DIAMONDS", body: { name: "Diamonds" } })
   },
   "reconciliation.reconcile": { scope: "admin", status: 200, call: async () => ({ method: "GET", path: "/api/reconciliation" }) },
   "keys.create": {
@@ -296,6 +301,7 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "GET /api/transactions": "read",
     "GET /api/assets": "read",
     "POST /api/assets": "admin",
+    "PATCH /api/assets/{code}": "admin",
     "GET /api/reconciliation": "admin",
     "GET /api/health": undefined,
     "GET /api/health/live": undefined,
