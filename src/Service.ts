@@ -5,19 +5,27 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { HttpAppLive } from "./http/Http.ts"
 import { RequestGate } from "./http/RequestGate.ts"
+import { EventRetention } from "./jobs/EventRetention.ts"
+import { EventSequencer } from "./jobs/EventSequencer.ts"
+import { NatsRelayLive } from "./jobs/NatsRelay.ts"
+import { WebhookDelivery } from "./jobs/WebhookDelivery.ts"
 import { ApiKeyRepository } from "./ledger/ApiKeyRepository.ts"
+import { EventRepository } from "./ledger/EventRepository.ts"
 import { AssetRepository } from "./ledger/AssetRepository.ts"
 import { HoldRepository } from "./ledger/HoldRepository.ts"
 import { LedgerRepository } from "./ledger/LedgerRepository.ts"
 import { ReconciliationRepository } from "./ledger/ReconciliationRepository.ts"
 import { TransactionRepository } from "./ledger/TransactionRepository.ts"
 import { UserRepository } from "./ledger/UserRepository.ts"
+import { WebhookRepository } from "./ledger/WebhookRepository.ts"
 import { TracingLive } from "./observability/Tracing.ts"
 import { ShutdownBudget } from "./Shutdown.ts"
 import { pgLiveForLongStatements, SqlLive } from "./Sql.ts"
 import { ApiKeys } from "./wallet/ApiKeys.ts"
 import { AssetService } from "./wallet/AssetService.ts"
 import { Committer } from "./wallet/Committer.ts"
+import { EventFeed } from "./wallet/EventFeed.ts"
+import { EventSignals } from "./wallet/EventSignals.ts"
 import { Holds } from "./wallet/Holds.ts"
 import { IdempotencyRetention } from "./wallet/IdempotencyRetention.ts"
 import { ReadBatcher } from "./wallet/ReadBatcher.ts"
@@ -25,6 +33,17 @@ import { ReconciliationService, ReconciliationTimeout } from "./wallet/Reconcili
 import { TransactionLookup } from "./wallet/TransactionLookup.ts"
 import { Users } from "./wallet/Users.ts"
 import { WalletService } from "./wallet/WalletService.ts"
+import { Webhooks } from "./wallet/Webhooks.ts"
+
+/** Events out of the ledger: the feed, and the jobs every process runs (src/jobs/). */
+const EventsLive = Layer.mergeAll(
+  EventFeed.Default,
+  EventSequencer.Default,
+  EventRetention.Default,
+  Webhooks.Default,
+  WebhookDelivery.Default.pipe(Layer.provide(EventFeed.Default)),
+  NatsRelayLive.pipe(Layer.provide(EventFeed.Default))
+).pipe(Layer.provide(WebhookRepository.Default))
 
 /**
  * Reconciliation reads the whole ledger, silent for up to RECONCILIATION_TIMEOUT: on a pool of
@@ -50,9 +69,11 @@ export const WalletLive = Layer.mergeAll(
   IdempotencyRetention.Default,
   AssetService.Default.pipe(Layer.provide(AssetRepository.Default)),
   ReconciliationService.Default.pipe(Layer.provide(ReconciliationRepository.Default), Layer.provide(ReconciliationPgLive)),
-  TransactionLookup.Default.pipe(Layer.provide(TransactionRepository.Default)),
-  Users.Default.pipe(Layer.provide(UserRepository.Default))
+  TransactionLookup.Default,
+  Users.Default.pipe(Layer.provide(UserRepository.Default)),
+  EventsLive
 ).pipe(
+  Layer.provideMerge(Layer.mergeAll(EventSignals.Default, EventRepository.Default, TransactionRepository.Default)),
   Layer.provideMerge(LedgerRepository.Default),
   Layer.provideMerge(SqlLive),
   Layer.provideMerge(ShutdownBudget.Default)

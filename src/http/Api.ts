@@ -55,6 +55,8 @@ import {
 } from "../domain/User.ts"
 import { BulkItemsMax, BulkWriteRequest, BulkWriteResult, Overloaded } from "../domain/Bulk.ts"
 import { needsAdmin, needsKey, needsRead, needsWrite } from "./Auth.ts"
+import { EventsApi } from "./EventsApi.ts"
+import { WebhooksApi } from "./WebhooksApi.ts"
 
 /**
  * The contract. The server, the OpenAPI document and the typed client are all derived from
@@ -578,6 +580,8 @@ export class WalletApi extends HttpApi.make("dino-wallet")
   .add(MetricsApi)
   .add(KeysApi)
   .add(AuthApi)
+  .add(EventsApi)
+  .add(WebhooksApi)
   .prefix("/api")
   .addError(ValidationError)
   .addError(MalformedJson)

@@ -8,6 +8,7 @@ import { AssetsHttpLive } from "./AssetsHttp.ts"
 import { AuthLive } from "./AuthHttp.ts"
 import { ConsoleLive } from "./Console.ts"
 import { EdgeErrorsLive, MaxBulkBodyBytes } from "./EdgeErrors.ts"
+import { EventsHttpLive } from "./EventsHttp.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { HoldsHttpLive } from "./HoldsHttp.ts"
 import { KeysHttpLive } from "./KeysHttp.ts"
@@ -17,6 +18,7 @@ import { requestLog } from "./RequestLog.ts"
 import { TransactionsHttpLive } from "./TransactionsHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 import { WalletsHttpLive } from "./WalletsHttp.ts"
+import { WebhooksHttpLive } from "./WebhooksHttp.ts"
 import { WhoAmIHttpLive } from "./WhoAmIHttp.ts"
 
 export const ServerConfig = Config.all({
@@ -38,7 +40,9 @@ export const ApiLive = HttpApiBuilder.api(WalletApi).pipe(
     HealthHttpLive,
     MetricsHttpLive,
     KeysHttpLive,
-    WhoAmIHttpLive
+    WhoAmIHttpLive,
+    EventsHttpLive,
+    WebhooksHttpLive
   ]),
   Layer.provide(AuthLive)
 )

@@ -315,9 +315,9 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
      * One statement for everything a batch writes: its transactions, their legs' DEBIT and
      * CREDIT entries (in posting order, so each wallet's last entry carries its balance), the
      * wallets' new balances, the outcome under each claimed key, and the release of keys whose
-     * request stored nothing. A failure writes nothing, and the wallet locks wait on one round
-     * trip. Arrays travel as parameters, so the statement's text is the same for every batch
-     * size and every number of legs.
+     * request stored nothing, and an outbox event per transaction. A failure writes nothing,
+     * and the wallet locks wait on one round trip. Arrays travel as parameters, so the
+     * statement's text is the same for every batch size and every number of legs.
      */
     const writeBatch = (batch: BatchWrites) => {
       const txs = batch.transactions
@@ -346,6 +346,11 @@ export class LedgerRepository extends Effect.Service<LedgerRepository>()("Ledger
                         ${txs.map((t) => t.description)}::varchar[], ${txs.map((t) => JSON.stringify(t.metadata))}::text[],
                         ${txs.map((t) => t.createdBy)}::uuid[], ${txs.map((t) => t.reverses)}::uuid[])
                  AS t (id, type, asset_code, amount, description, metadata, created_by, reverses)
+          RETURNING id
+        ), outbox AS (
+          -- The transactional outbox (migrations/0040_events.sql): one event per transaction,
+          -- committed or rolled back with it; the sequencer numbers it after the commit.
+          INSERT INTO events (type, transaction_id) SELECT 'transaction.posted', id FROM inserted
         ), entries AS (
           INSERT INTO ledger_entries (transaction_id, leg_index, wallet_id, asset_code, entry_type, amount, balance_after)
           SELECT * FROM unnest(${entryColumns.transactionId}::uuid[], ${entryColumns.legIndex}::smallint[],

@@ -58,19 +58,28 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
     const reversedBy = sql`
       coalesce((SELECT json_agg(r.id ORDER BY r.created_at, r.id) FROM transactions r WHERE r.reverses = t.id), '[]'::json)`
 
-    /** Its entries through the (transaction_id, leg_index, entry_type) unique index. */
+    /** Transactions whole, chosen by `where`; their entries through the (transaction_id, leg_index, entry_type) unique index. */
+    const wholeWhere = (where: Statement.Fragment) =>
+      sql`
+        SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
+               ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
+          FROM transactions t
+          JOIN ledger_entries e ON e.transaction_id = t.id
+          JOIN wallets w ON w.id = e.wallet_id
+         WHERE ${where}
+         GROUP BY t.id`
+
     const byId = SqlSchema.findOne({
       Request: Schema.String,
       Result: TransactionRow,
-      execute: (id) =>
-        sql`
-          SELECT t.id AS "transactionId", t.type, t.description, t.metadata, t.created_by AS "createdBy", t.reverses, ${reversedBy} AS "reversedBy", t.created_at AS "createdAt",
-                 ${entriesJson} AS entries, NULL::bigint AS position, ${micros} AS micros
-            FROM transactions t
-            JOIN ledger_entries e ON e.transaction_id = t.id
-            JOIN wallets w ON w.id = e.wallet_id
-           WHERE t.id = ${id}
-           GROUP BY t.id`
+      execute: (id) => wholeWhere(sql`t.id = ${id}`)
+    })
+
+    /** Many by id, in one statement (the events feed renders a page's transactions with it); any order. */
+    const byIds = SqlSchema.findAll({
+      Request: Schema.Array(Schema.String),
+      Result: TransactionRow,
+      execute: (ids) => wholeWhere(sql`t.id = ANY(${ids}::uuid[])`)
     })
 
     /**
@@ -153,6 +162,7 @@ export class TransactionRepository extends Effect.Service<TransactionRepository>
 
     return {
       byId: (id: TransactionId) => Effect.orDie(byId(id)),
+      byIds: (ids: ReadonlyArray<TransactionId>) => Effect.orDie(byIds(ids)),
       byUser: (userId: UserId, query: TransactionSearch, below: number | undefined) => Effect.orDie(byUser(userId, query, below)),
       byMetadata: (query: TransactionSearch, below: Extract<TransactionCursor, { _tag: "Time" }> | undefined) =>
         Effect.orDie(byMetadata(query, below))

@@ -21,6 +21,7 @@ import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { writeBatchSize, writeQueueDepth } from "../observability/Metrics.ts"
 import { ShutdownBudget } from "../Shutdown.ts"
 import { isUnavailable } from "../SqlFailure.ts"
+import { EventSignals } from "./EventSignals.ts"
 import { commitBatch } from "./WriteBatch.ts"
 
 export const CommitterConfig = Config.all({
@@ -86,6 +87,7 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
     const config = yield* CommitterConfig
     const budget = yield* ShutdownBudget
     const services = yield* Effect.context<LedgerRepository | SqlClient.SqlClient>()
+    const signals = yield* EventSignals
     const queue = yield* Queue.unbounded<Pending>()
     /** Commands admitted and not yet answered: the bound of the queue, and what shutdown waits for. */
     const outstanding = yield* Ref.make(0)
@@ -101,6 +103,8 @@ export class Committer extends Effect.Service<Committer>()("Committer", {
       commitBatch(Arr.map(batch, (pending) => pending.command), linksOf(batch)).pipe(
         Effect.provide(services),
         Effect.flatMap((exits) => answer(batch, exits)),
+        // After the answers: the sequencer numbers the batch's events outside its transaction.
+        Effect.zipRight(signals.committed),
         Effect.catchAllCause((cause) => {
           // An interruption answered as such would reach the handler as an interrupted request,
           // which is neither an error of the contract nor a client gone away: a 500.

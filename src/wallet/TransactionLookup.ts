@@ -17,7 +17,8 @@ import { UserNotFound } from "../domain/User.ts"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { type TransactionRow, TransactionRepository } from "../ledger/TransactionRepository.ts"
 
-const detailOf = (row: TransactionRow) =>
+/** A transaction as its lookup answers it (the events feed renders its data with it too). */
+export const detailOf = (row: TransactionRow) =>
   new TransactionDetail({
     transactionId: row.transactionId,
     type: row.type,

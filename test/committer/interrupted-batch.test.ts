@@ -16,6 +16,7 @@ import { LedgerRepository } from "../../src/ledger/LedgerRepository.ts"
 import { ShutdownBudget } from "../../src/Shutdown.ts"
 import { SqlLive } from "../../src/Sql.ts"
 import { Committer } from "../../src/wallet/Committer.ts"
+import { EventSignals } from "../../src/wallet/EventSignals.ts"
 import { FreshDatabaseLive } from "../support/Database.ts"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
 import { uniqueKey } from "../support/TestService.ts"
@@ -46,6 +47,7 @@ beforeAll(() => {
     Committer.Default.pipe(
       Layer.provide(InterruptedOnceLive),
       Layer.provide(ShutdownBudget.Default),
+      Layer.provide(EventSignals.Default),
       Layer.provideMerge(SqlLive),
       Layer.provide(FreshDatabaseLive)
     )

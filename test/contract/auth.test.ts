@@ -50,6 +50,13 @@ const newHold = async () => {
   return held.body.holdId as string
 }
 
+/** A fresh webhook endpoint (to a closed port: nothing is delivered in this suite), made with the test admin key. */
+const newWebhook = async () => {
+  const created = await postJson(service, "/api/webhooks", { url: "http://127.0.0.1:9/auth-table" })
+  expect(created.status).toBe(201)
+  return created.body.webhookId as string
+}
+
 const table: Record<string, Row> = {
   "wallets.topup": { scope: "write", status: 201, call: write("/api/wallets/topup") },
   "wallets.bonus": { scope: "write", status: 201, call: write("/api/wallets/bonus") },
@@ -156,6 +163,23 @@ const table: Record<string, Row> = {
     call: async () => ({ method: "DELETE", path: `/api/keys/${(await createKey("to revoke", ["read"])).keyId}` })
   },
   "auth.whoami": { scope: "any", status: 200, call: async () => ({ method: "GET", path: "/api/auth/whoami" }) },
+  "events.feed": { scope: "read", status: 200, call: async () => ({ method: "GET", path: "/api/events?limit=5" }) },
+  "webhooks.create": {
+    scope: "admin",
+    status: 201,
+    call: async () => ({ method: "POST", path: "/api/webhooks", body: { url: "http://127.0.0.1:9/auth-table" } })
+  },
+  "webhooks.list": { scope: "admin", status: 200, call: async () => ({ method: "GET", path: "/api/webhooks" }) },
+  "webhooks.remove": {
+    scope: "admin",
+    status: 204,
+    call: async () => ({ method: "DELETE", path: `/api/webhooks/${await newWebhook()}` })
+  },
+  "webhooks.deliveries": {
+    scope: "admin",
+    status: 200,
+    call: async () => ({ method: "GET", path: `/api/webhooks/${await newWebhook()}/deliveries` })
+  },
   "health.check": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health" }) },
   "health.live": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/live" }) },
   "health.ready": { scope: null, status: 200, call: async () => ({ method: "GET", path: "/api/health/ready" }) }
@@ -288,6 +312,11 @@ test("the OpenAPI document and the docs page need no key; the document names the
     "POST /api/wallets/batch": "write",
     "GET /api/wallets/{userId}/balance": "read",
     "GET /api/wallets/{userId}/transactions": "read",
+    "GET /api/events": "read",
+    "POST /api/webhooks": "admin",
+    "GET /api/webhooks": "admin",
+    "DELETE /api/webhooks/{webhookId}": "admin",
+    "GET /api/webhooks/{webhookId}/deliveries": "admin",
     "POST /api/transactions": "write",
     "POST /api/transactions/{transactionId}/reversal": "write",
     "POST /api/holds": "write",

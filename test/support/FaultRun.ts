@@ -46,8 +46,8 @@ export const freshDatabaseWithProcesses = () => {
     await database.dispose()
   })
   const databaseUrl = () => database.runPromise(DatabaseUrl).then(Redacted.value)
-  const startProcess = async () => {
-    const service = await startServiceProcess(await databaseUrl())
+  const startProcess = async (env: Record<string, string> = {}) => {
+    const service = await startServiceProcess(await databaseUrl(), env)
     services.push(service)
     return service
   }
