@@ -3,7 +3,7 @@ import * as Option from "effect/Option"
 import { type AssetCode, AssetExists, AssetList, AssetNotFound, type AssetUpdate, type NewAsset } from "../domain/Asset.ts"
 import { AssetRepository } from "../ledger/AssetRepository.ts"
 
-/** Listing and creating the currencies the ledger holds. */
+/** Listing, creating and changing the currencies the ledger holds. */
 export class AssetService extends Effect.Service<AssetService>()("AssetService", {
   effect: Effect.gen(function*() {
     const assets = yield* AssetRepository
@@ -19,7 +19,7 @@ export class AssetService extends Effect.Service<AssetService>()("AssetService",
     })
 
     const update = Effect.fn("AssetService.update")(function*(code: AssetCode, request: AssetUpdate) {
-      const updated = yield* assets.rename(code, request.name)
+      const updated = yield* assets.update(code, request)
       return yield* Option.match(updated, {
         onNone: () => Effect.fail(AssetNotFound.of(code)),
         onSome: Effect.succeed
