@@ -558,6 +558,7 @@ export class KeysApi extends HttpApiGroup.make("keys")
 {}
 
 export class AuthApi extends HttpApiGroup.make("auth")
+  .annotate(OpenApi.Description, "What the calling API key is and may do.")
   .add(
     HttpApiEndpoint.get("whoami", "/auth/whoami")
       .addSuccess(CallerInfo)

@@ -4,6 +4,7 @@ import { needsRead } from "./Auth.ts"
 
 /** The contract's events feed (its webhooks are WebhooksApi). */
 export class EventsApi extends HttpApiGroup.make("events")
+  .annotate(OpenApi.Description, "The feed of what the ledger committed, in order, to follow from a sequence.")
   .add(
     HttpApiEndpoint.get("feed", "/events")
       .setUrlParams(EventQuery)

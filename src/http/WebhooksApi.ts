@@ -18,6 +18,7 @@ const WebhookPath = Schema.Struct({ webhookId: WebhookId })
 
 /** Signed webhooks (Standard Webhooks); every endpoint needs the admin scope. */
 export class WebhooksApi extends HttpApiGroup.make("webhooks")
+  .annotate(OpenApi.Description, "Endpoints that receive every event, signed (Standard Webhooks), at least once, and their deliveries.")
   .add(
     HttpApiEndpoint.post("create", "/webhooks")
       .setPayload(NewWebhook)
