@@ -200,4 +200,23 @@ describe("PATCH /api/assets/{code}", () => {
     expect(await patch(code, { maxDebt: 0 })).toMatchObject({ status: 200, body: { maxDebt: 0 } })
     expect(await walletMaxDebts(code)).toEqual([0])
   })
+
+  test("maxDebt changes while players of the asset write: every request answers 2xx, and the ledger holds", async () => {
+    const code = newCode()
+    expect((await postJson(service, "/api/assets", { code, name: "Busy", maxDebt: 100 })).status).toBe(201)
+    const players = await Promise.all(Array.from({ length: 6 }, () => newPlayer(service, "asset_busy")))
+    const writes = players.flatMap((userId) =>
+      Array.from({ length: 5 }, (_, i) =>
+        postJson(service, "/api/wallets/topup", { userId, assetCode: code, amount: i + 1, idempotencyKey: uniqueKey() })
+      )
+    )
+    const changes = Array.from({ length: 8 }, (_, i) => patch(code, { maxDebt: i % 2 === 0 ? 200 : 100 }))
+    const statuses = [...(await Promise.all(writes)).map((r) => r.status), ...(await Promise.all(changes)).map((r) => r.status)]
+    expect(statuses.filter((status) => status !== 200 && status !== 201)).toEqual([])
+    // Whichever change came last, every wallet holds the asset's limit.
+    const listed = ((await getJson(service, "/api/assets")).body.assets as Array<{ code: string; maxDebt: number }>).find((a) => a.code === code)
+    expect([100, 200]).toContain(listed?.maxDebt ?? -1)
+    expect(await walletMaxDebts(code)).toEqual([listed?.maxDebt ?? -1])
+    expect(await service.run(ledgerViolations)).toEqual(noViolations)
+  })
 })
