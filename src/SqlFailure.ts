@@ -11,6 +11,14 @@ const codeOf = (error: SqlError): string | undefined => {
   return typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
 }
 
+/**
+ * check_violation (23514) of the named constraint: a rule of the schema that a statement broke,
+ * which a use case may answer as a refusal (an asset's maxDebt below a player's debt).
+ */
+export const violates = (u: unknown, constraint: string): u is SqlError =>
+  u instanceof SqlError && codeOf(u) === "23514" &&
+  typeof u.cause === "object" && u.cause !== null && "constraint" in u.cause && u.cause.constraint === constraint
+
 /** serialization_failure and deadlock_detected: PostgreSQL asks for the transaction to run again. */
 const conflictStates = new Set(["40001", "40P01"])
 

@@ -57,13 +57,45 @@ export class NewAsset extends Schema.Class<NewAsset>("NewAsset")({
 }) {}
 
 /**
- * What may change of an asset: its name. maxDebt may not, yet: every wallet keeps a copy of it
- * (its CHECK reads it), so a change rewrites every wallet of the asset under lock, and a lower
- * limit than a player's debt must be refused; that needs its own design.
+ * What may change of an asset: its name, its maxDebt, or both (the code never changes). A
+ * lower maxDebt than a player already owes is refused by the database (MaxDebtInUse).
  */
-export class AssetUpdate extends Schema.Class<AssetUpdate>("AssetUpdate")({
-  name: BoundedText({ minChars: 1, maxChars: 100 })
-}) {}
+export class AssetUpdate extends Schema.Class<AssetUpdate>("AssetUpdate")(
+  Schema.Struct({
+    name: Schema.optional(BoundedText({ minChars: 1, maxChars: 100 })),
+    maxDebt: Schema.optional(MaxDebt)
+  }).pipe(
+    Schema.filter((update) => update.name !== undefined || update.maxDebt !== undefined || "expected name, maxDebt or both", {
+      jsonSchema: { minProperties: 1 }
+    })
+  )
+) {}
+
+/**
+ * A lower maxDebt than a player of the asset owes: every wallet keeps a copy of the limit for
+ * its floor (balance >= -maxDebt), so the change would put that wallet below its floor.
+ */
+export class MaxDebtInUse extends Schema.TaggedError<MaxDebtInUse>()(
+  "MaxDebtInUse",
+  {
+    code: errorCode("MAX_DEBT_IN_USE"),
+    message: Schema.String,
+    assetCode: Schema.String,
+    maxDebt: Schema.Number,
+    /** The largest debt of a player of the asset when the change was refused. */
+    largestDebt: Schema.Number
+  },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  static of(assetCode: string, maxDebt: number, largestDebt: number) {
+    return new MaxDebtInUse({
+      assetCode,
+      maxDebt,
+      largestDebt,
+      message: `Asset ${assetCode}: maxDebt cannot go down to ${maxDebt} while a player owes ${largestDebt}`
+    })
+  }
+}
 
 /** The asset named in a path. */
 export const AssetPath = Schema.Struct({ code: AssetCode })

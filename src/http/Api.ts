@@ -1,7 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import * as Schema from "effect/Schema"
 import { ApiKeyId, ApiKeyInfo, CallerInfo, ApiKeyLimit, ApiKeyList, ApiKeyNotFound, CreatedApiKey, NewApiKey } from "../domain/ApiKey.ts"
-import { Asset, AssetExists, AssetList, AssetNotFound, AssetPath, AssetUpdate, NewAsset } from "../domain/Asset.ts"
+import { Asset, AssetExists, AssetList, AssetNotFound, AssetPath, AssetUpdate, MaxDebtInUse, NewAsset } from "../domain/Asset.ts"
 import { AllBalances, AssetBalance, BalanceQuery } from "../domain/Balance.ts"
 import { HistoryLimitDefault, HistoryLimitMax, HistoryOffsetMax, HistoryPage, HistoryQuery } from "../domain/History.ts"
 import {
@@ -468,11 +468,13 @@ export class AssetsApi extends HttpApiGroup.make("assets")
       .setPayload(AssetUpdate)
       .addSuccess(Asset)
       .addError(AssetNotFound)
+      .addError(MaxDebtInUse)
       .pipe(needsAdmin)
-      .annotate(OpenApi.Summary, "Rename a currency")
+      .annotate(OpenApi.Summary, "Rename a currency or change its maxDebt")
       .annotate(
         OpenApi.Description,
-        "name: 1 to 100 characters. The code never changes, and maxDebt cannot change yet (every wallet keeps a copy of it)."
+        "name (1 to 100 characters), maxDebt (0 to 9007199254740991) or both; the code never changes. " +
+          "The new maxDebt applies to every wallet of the asset at once; a lower maxDebt than a player already owes is 409 MAX_DEBT_IN_USE."
       )
   )
 {}

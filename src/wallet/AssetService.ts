@@ -2,8 +2,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type AssetCode, AssetExists, AssetList, AssetNotFound, type AssetUpdate, type NewAsset } from "../domain/Asset.ts"
 import { AssetRepository } from "../ledger/AssetRepository.ts"
+import { retryOnConflict } from "./TransactionRetry.ts"
 
-/** Listing and creating the currencies the ledger holds. */
+/** Listing, creating and changing the currencies the ledger holds. */
 export class AssetService extends Effect.Service<AssetService>()("AssetService", {
   effect: Effect.gen(function*() {
     const assets = yield* AssetRepository
@@ -19,7 +20,9 @@ export class AssetService extends Effect.Service<AssetService>()("AssetService",
     })
 
     const update = Effect.fn("AssetService.update")(function*(code: AssetCode, request: AssetUpdate) {
-      const updated = yield* assets.rename(code, request.name)
+      // A new maxDebt locks every wallet of the asset in the cascade's order, not the ascending
+      // order the committer keeps, so it can deadlock with a batch: run it again then (one statement).
+      const updated = yield* retryOnConflict(assets.update(code, request))
       return yield* Option.match(updated, {
         onNone: () => Effect.fail(AssetNotFound.of(code)),
         onSome: Effect.succeed

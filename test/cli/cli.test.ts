@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { testAdminKey } from "../support/TestApiKey.ts"
-import { getJson, newPlayer, startService, type TestService } from "../support/TestService.ts"
+import { getJson, newPlayer, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 /** The dino-wallet CLI, run as a process against a running service, as an operator runs it. */
 
@@ -34,6 +34,35 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
     child.once("exit", (code) => resolve({ code, stdout, stderr }))
   })
+
+/**
+ * Starts `dino-wallet ...args` and leaves it running: `until` waits (up to a minute) for its
+ * stdout to satisfy a test, `interrupt` sends SIGINT (Ctrl-C) and answers its exit code.
+ */
+const follow = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [join(root, "packages", "cli", "src", "main.ts"), ...args], {
+    cwd: folder,
+    env: { PATH: process.env.PATH ?? "", DINO_WALLET_URL: service.baseUrl, DINO_WALLET_API_KEY: testAdminKey },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return {
+    output: () => ({ stdout, stderr }),
+    until: async (done: (stdout: string) => boolean) => {
+      for (let waited = 0; !done(stdout) && child.exitCode === null && waited < 60_000; waited += 100) await Bun.sleep(100)
+      return stdout
+    },
+    interrupt: () => {
+      child.kill("SIGINT")
+      return exited
+    },
+    kill: () => child.kill("SIGKILL")
+  }
+}
 
 const json = async (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const result = await cli(["--json", ...args], env)
@@ -98,6 +127,11 @@ describe("dino-wallet", () => {
     expect(await json(["assets", "create", code, "--name", "Cli Coins", "--max-debt", "5"])).toMatchObject({ code, maxDebt: 5 })
     expect((await json(["assets", "list"])).assets.map((a: { code: string }) => a.code)).toContain(code)
     expect(await json(["assets", "update", code, "--name", "Renamed Coins"])).toMatchObject({ code, name: "Renamed Coins", maxDebt: 5 })
+    expect(await json(["assets", "update", code, "--max-debt", "9"])).toMatchObject({ code, name: "Renamed Coins", maxDebt: 9 })
+    expect(await json(["assets", "update", code, "--name", "Both", "--max-debt", "0"])).toMatchObject({ name: "Both", maxDebt: 0 })
+    const neither = await cli(["assets", "update", code])
+    expect(neither.code).toBe(1)
+    expect(neither.stderr).toContain("expected name, maxDebt or both")
     const missing = await cli(["assets", "update", "NO_SUCH_ASSET", "--name", "x"])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain("ASSET_NOT_FOUND")
@@ -137,5 +171,58 @@ describe("dino-wallet", () => {
     const refused = await cli(["bulk", "--file", spends, "--type", "SPEND"])
     expect(refused.code).toBe(1)
     expect(refused.stdout).toMatch(/1 applied, 1 refused\nline 3: 409 INSUFFICIENT_FUNDS/)
+  }, 300_000)
+
+  test("events tail --json --after 0 prints every transaction's event, follows new ones, and Ctrl-C ends it with 0", async () => {
+    const userId = await newPlayer(service, "cli_events")
+    const pay = async (amount: number) => {
+      const receipt = await postJson(service, "/api/wallets/topup", { userId, assetCode: "GOLD_COINS", amount, idempotencyKey: uniqueKey() })
+      expect(receipt.status).toBe(201)
+      return receipt.body.transactionId as string
+    }
+    const written = [await pay(11), await pay(12)]
+    const tail = follow(["--json", "events", "tail", "--after", "0", "--types", "transaction.posted"])
+    try {
+      const events = (stdout: string) => stdout.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as Record<string, any>)
+      const transactionIds = (stdout: string) => events(stdout).map((event) => event.data.transactionId as string)
+      await tail.until((stdout) => written.every((id) => transactionIds(stdout).includes(id)))
+      expect(transactionIds(tail.output().stdout)).toEqual(expect.arrayContaining(written))
+      // A write after the tail caught up shows up too: it keeps polling from nextAfter.
+      const later = await pay(13)
+      await tail.until((stdout) => transactionIds(stdout).includes(later))
+      const seen = events(tail.output().stdout)
+      expect(seen.map((event) => event.data.transactionId)).toEqual(expect.arrayContaining([...written, later]))
+      // In feed order, each once, every line the API's own event JSON.
+      const sequences = seen.map((event) => event.sequence as number)
+      expect(sequences).toEqual([...sequences].sort((a, b) => a - b))
+      expect(new Set(sequences).size).toBe(sequences.length)
+      expect(seen.find((event) => event.data.transactionId === later)).toMatchObject({
+        type: "transaction.posted",
+        data: { type: "TOPUP", legs: [{ amount: 13, assetCode: "GOLD_COINS", toUserId: userId }] }
+      })
+      expect(await tail.interrupt()).toBe(0)
+      expect(tail.output().stderr).toBe("")
+    } finally {
+      tail.kill()
+    }
+  }, 300_000)
+
+  test("events tail in text: one line per event from a sequence on; a bad --types exits 1", async () => {
+    const userId = await newPlayer(service, "cli_events_text")
+    const first = await postJson(service, "/api/wallets/bonus", { userId, assetCode: "GOLD_COINS", amount: 7, idempotencyKey: uniqueKey() })
+    expect(first.status).toBe(201)
+    const bonusId = first.body.transactionId as string
+    const tail = follow(["events", "tail", "--after", "0"])
+    try {
+      const line = (stdout: string) => stdout.split("\n").find((text) => text.includes(bonusId))
+      await tail.until((stdout) => line(stdout) !== undefined)
+      expect(line(tail.output().stdout)).toMatch(new RegExp(`^#\\d+ \\S+ transaction\\.posted BONUS ${bonusId} 7 GOLD_COINS 1->${userId}$`))
+      expect(await tail.interrupt()).toBe(0)
+    } finally {
+      tail.kill()
+    }
+    const bad = await cli(["events", "tail", "--types", "no.such.type"])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).not.toBe("")
   }, 300_000)
 })

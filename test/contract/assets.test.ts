@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import { NewAsset } from "../../src/domain/Asset.ts"
+import { AssetCode, AssetUpdate, NewAsset } from "../../src/domain/Asset.ts"
 import { ledgerViolations, noViolations } from "../support/Invariants.ts"
-import { getJson, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
+import { getJson, newPlayer, postJson, startService, type TestService, uniqueKey } from "../support/TestService.ts"
 
 let service: TestService
 beforeAll(async () => {
@@ -98,11 +98,125 @@ describe("PATCH /api/assets/{code}", () => {
     expect(missing.body).toMatchObject({ code: "ASSET_NOT_FOUND", assetCode: "NO_SUCH_ASSET" })
   })
 
-  test("a name out of bounds, or none, is 400 and changes nothing", async () => {
-    for (const body of [{ name: "" }, { name: "x".repeat(101) }, {}, { name: 5 }]) {
+  test("a name or maxDebt out of bounds, or neither, is 400 and changes nothing", async () => {
+    for (
+      const body of [
+        { name: "" },
+        { name: "x".repeat(101) },
+        {},
+        { name: 5 },
+        { maxDebt: -1 },
+        { maxDebt: 1.5 },
+        { maxDebt: 2 ** 53 },
+        { maxDebt: "10" },
+        { name: "Fine", maxDebt: -5 }
+      ]
+    ) {
       const answer = await patch("DIAMONDS", body)
       expect({ body, status: answer.status, code: answer.body.code }).toEqual({ body, status: 400, code: "VALIDATION_ERROR" })
     }
-    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(expect.objectContaining({ code: "DIAMONDS", name: "Diamonds" }))
+    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(
+      expect.objectContaining({ code: "DIAMONDS", name: "Diamonds", maxDebt: 0 })
+    )
+  })
+
+  /** A player of `code` who owes `debt`: paid, spent, then the payment reversed into debt. */
+  const playerInDebt = async (code: string, debt: number) => {
+    const userId = await newPlayer(service, "asset_debt")
+    const write = async (kind: "topup" | "spend", amount: number) => {
+      const answer = await postJson(service, `/api/wallets/${kind}`, { userId, assetCode: code, amount, idempotencyKey: uniqueKey() })
+      expect(answer.status).toBe(201)
+      return answer.body.transactionId as string
+    }
+    const topup = await write("topup", debt)
+    await write("spend", debt)
+    const reversal = await postJson(service, `/api/transactions/${topup}/reversal`, { allowDebt: true, idempotencyKey: uniqueKey() })
+    expect(reversal.status).toBe(201)
+    expect((await getJson(service, `/api/wallets/${userId}/balance?assetCode=${code}`)).body.balance).toBe(-debt)
+    return userId
+  }
+
+  /** maxDebt as every wallet of the asset holds it (the copy their floor's CHECK reads). */
+  const walletMaxDebts = (code: string) =>
+    service.run(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ maxDebt: string }>`SELECT DISTINCT max_debt::text AS "maxDebt" FROM wallets WHERE asset_code = ${code}`
+      return rows.map((row) => Number(row.maxDebt))
+    }))
+
+  test("maxDebt changes for the asset and every wallet of it; below what a player owes it is 409 MAX_DEBT_IN_USE", async () => {
+    const code = newCode()
+    expect((await postJson(service, "/api/assets", { code, name: "Debt Coins", maxDebt: 100 })).status).toBe(201)
+    const userId = await playerInDebt(code, 60)
+
+    const refused = await patch(code, { name: "Not Applied", maxDebt: 59 })
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { code: "MAX_DEBT_IN_USE", assetCode: code, maxDebt: 59, largestDebt: 60 }
+    })
+    expect(String(refused.body.message)).toContain("owes 60")
+    // Nothing of the refused change was applied, the name neither.
+    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(expect.objectContaining({ code, name: "Debt Coins", maxDebt: 100 }))
+    expect(await walletMaxDebts(code)).toEqual([100])
+
+    // Through the typed client the refusal is its tagged error.
+    const typed = await service.run(Effect.flip(service.client.assets.update({
+      path: { code: AssetCode.make(code) },
+      payload: AssetUpdate.make({ maxDebt: 0 })
+    })))
+    expect(typed).toMatchObject({ _tag: "MaxDebtInUse", code: "MAX_DEBT_IN_USE", largestDebt: 60 })
+
+    // Down to exactly the debt is allowed, and every wallet (the treasury's too) follows.
+    const lowered = await patch(code, { maxDebt: 60 })
+    expect(lowered).toMatchObject({ status: 200, body: { code, name: "Debt Coins", maxDebt: 60 } })
+    expect((await getJson(service, "/api/assets")).body.assets).toContainEqual(lowered.body)
+    expect(await walletMaxDebts(code)).toEqual([60])
+
+    // The new floor holds for writes: paid 100 and spent back to 0, reversing the payment would
+    // owe 100, past the new limit; once the limit is raised, the same reversal goes through.
+    const credit = await postJson(service, "/api/wallets/topup", { userId, assetCode: code, amount: 100, idempotencyKey: uniqueKey() })
+    expect(credit).toMatchObject({ status: 201, body: { balance: 40 } })
+    const spent = await postJson(service, "/api/wallets/spend", { userId, assetCode: code, amount: 40, idempotencyKey: uniqueKey() })
+    expect(spent).toMatchObject({ status: 201, body: { balance: 0 } })
+    const reverseCredit = () =>
+      postJson(service, `/api/transactions/${credit.body.transactionId}/reversal`, { allowDebt: true, idempotencyKey: uniqueKey() })
+    expect(await reverseCredit()).toMatchObject({ status: 409, body: { code: "DEBT_LIMIT", maxDebt: 60 } })
+
+    // Raising it needs nobody's consent; both fields at once.
+    const raised = await patch(code, { name: "Deep Debt Coins", maxDebt: 500 })
+    expect(raised).toMatchObject({ status: 200, body: { code, name: "Deep Debt Coins", maxDebt: 500 } })
+    expect(await walletMaxDebts(code)).toEqual([500])
+    expect(await reverseCredit()).toMatchObject({ status: 201 })
+    expect((await getJson(service, `/api/wallets/${userId}/balance?assetCode=${code}`)).body.balance).toBe(-100)
+    expect(await service.run(ledgerViolations)).toEqual(noViolations)
+  })
+
+  test("an asset nobody owes can drop to maxDebt 0", async () => {
+    const code = newCode()
+    expect((await postJson(service, "/api/assets", { code, name: "Loose", maxDebt: 30 })).status).toBe(201)
+    const userId = await newPlayer(service, "asset_none")
+    const paid = await postJson(service, "/api/wallets/topup", { userId, assetCode: code, amount: 5, idempotencyKey: uniqueKey() })
+    expect(paid.status).toBe(201)
+    expect(await patch(code, { maxDebt: 0 })).toMatchObject({ status: 200, body: { maxDebt: 0 } })
+    expect(await walletMaxDebts(code)).toEqual([0])
+  })
+
+  test("maxDebt changes while players of the asset write: every request answers 2xx, and the ledger holds", async () => {
+    const code = newCode()
+    expect((await postJson(service, "/api/assets", { code, name: "Busy", maxDebt: 100 })).status).toBe(201)
+    const players = await Promise.all(Array.from({ length: 6 }, () => newPlayer(service, "asset_busy")))
+    const writes = players.flatMap((userId) =>
+      Array.from({ length: 5 }, (_, i) =>
+        postJson(service, "/api/wallets/topup", { userId, assetCode: code, amount: i + 1, idempotencyKey: uniqueKey() })
+      )
+    )
+    const changes = Array.from({ length: 8 }, (_, i) => patch(code, { maxDebt: i % 2 === 0 ? 200 : 100 }))
+    const statuses = [...(await Promise.all(writes)).map((r) => r.status), ...(await Promise.all(changes)).map((r) => r.status)]
+    expect(statuses.filter((status) => status !== 200 && status !== 201)).toEqual([])
+    // Whichever change came last, every wallet holds the asset's limit.
+    const listed = ((await getJson(service, "/api/assets")).body.assets as Array<{ code: string; maxDebt: number }>).find((a) => a.code === code)
+    expect([100, 200]).toContain(listed?.maxDebt ?? -1)
+    expect(await walletMaxDebts(code)).toEqual([listed?.maxDebt ?? -1])
+    expect(await service.run(ledgerViolations)).toEqual(noViolations)
   })
 })

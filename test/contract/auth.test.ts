@@ -149,7 +149,7 @@ const table: Record<string, Row> = {
   "assets.update": {
     scope: "admin",
     status: 200,
-    call: async () => ({ method: "PATCH", path: "/api/assets/DIAMONDS", body: { name: "Diamonds" } })
+    call: async () => ({ method: "PATCH", path: "/api/assets/DIAMONDS", body: { name: "Diamonds", maxDebt: 0 } })
   },
   "reconciliation.reconcile": { scope: "admin", status: 200, call: async () => ({ method: "GET", path: "/api/reconciliation" }) },
   "keys.create": {

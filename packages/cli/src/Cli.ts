@@ -5,6 +5,7 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 
 /**
  * What every command shares: where the service is, the key, and how to print. The root
@@ -31,6 +32,9 @@ export const root = Command.make("dino-wallet", { url, apiKey, json })
 /** The client for this run, with the key of --api-key or DINO_WALLET_API_KEY. */
 export const client = Effect.flatMap(root, (global) =>
   makeFetchWalletClient(global.url, { apiKey: Option.getOrUndefined(global.apiKey) }))
+
+/** Decodes what the operator typed with the contract's own schema, so its limits apply here too. */
+export const decode = <A, I>(schema: Schema.Schema<A, I>, input: unknown) => Schema.decodeUnknown(schema)(input)
 
 /** A command that failed with a message for the operator; the process exits 1. */
 export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly message: string }> {}

@@ -17,10 +17,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { bootstrapKey } from "./Bootstrap.ts"
-import { CliFailure, client, explained, print } from "./Cli.ts"
-
-/** Decodes what the operator typed with the contract's own schema, so its limits apply here too. */
-const decode = <A, I>(schema: Schema.Schema<A, I>, input: unknown) => Schema.decodeUnknown(schema)(input)
+import { CliFailure, client, decode, explained, print } from "./Cli.ts"
+import { events } from "./Events.ts"
 
 const userIdArg = Args.integer({ name: "userId" }).pipe(Args.withDescription("The player's id"))
 const optionalText = (name: string, description: string) =>
@@ -85,13 +83,18 @@ const assetsCreate = Command.make("create", {
 
 const assetsUpdate = Command.make("update", {
   code: Args.text({ name: "code" }),
-  name: Options.text("name")
-}, ({ code, name }) =>
+  name: optionalText("name", "The new name"),
+  maxDebt: Options.integer("max-debt").pipe(
+    Options.withDescription("The new maxDebt; refused (MAX_DEBT_IN_USE) below what a player already owes"),
+    Options.optional
+  )
+}, ({ code, maxDebt, name }) =>
   Effect.gen(function*() {
     const wallet = yield* client
-    const updated = yield* wallet.assets.update({ path: yield* decode(AssetPath, { code }), payload: yield* decode(AssetUpdate, { name }) })
-    yield* print(updated, () => `${updated.code} is now ${updated.name} (maxDebt ${updated.maxDebt})`)
-  }).pipe(explained)).pipe(Command.withDescription("Rename a currency (admin); maxDebt cannot change yet"))
+    const payload = yield* decode(AssetUpdate, { ...present(name, "name"), ...present(maxDebt, "maxDebt") })
+    const updated = yield* wallet.assets.update({ path: yield* decode(AssetPath, { code }), payload })
+    yield* print(updated, () => `${updated.code}: ${updated.name}, maxDebt ${updated.maxDebt}`)
+  }).pipe(explained)).pipe(Command.withDescription("Rename a currency or change its maxDebt (admin); --name, --max-debt or both"))
 
 // users -----------------------------------------------------------------------------------------
 
@@ -214,5 +217,6 @@ export const commands = [
   write("bonus", "Grant a player free currency"),
   write("spend", "Debit a player"),
   reverse,
-  reconcile
+  reconcile,
+  events
 ] as const
