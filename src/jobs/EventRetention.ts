@@ -1,9 +1,9 @@
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import { EventRepository } from "../ledger/EventRepository.ts"
 import { RetentionConfig } from "../wallet/IdempotencyRetention.ts"
+import { pruneEvery, pruneOlderThan } from "../wallet/RetentionRounds.ts"
 
 /**
  * EVENTS_RETENTION defaults to IDEMPOTENCY_RETENTION, and may not be shorter: a client that
@@ -35,24 +35,9 @@ export class EventRetention extends Effect.Service<EventRetention>()("EventReten
     const config = yield* EventRetentionConfig
     const events = yield* EventRepository
 
-    const prune = Effect.gen(function*() {
-      const cutoff = new Date(Date.now() - Duration.toMillis(config.retention))
-      let total = 0
-      while (true) {
-        const deleted = yield* events.prune(cutoff, EventPruneBatchSize)
-        total += deleted
-        if (deleted < EventPruneBatchSize) return total
-      }
-    })
+    const prune = pruneOlderThan(config.retention, EventPruneBatchSize, (cutoff, limit) => events.prune(cutoff, limit))
 
-    const round = prune.pipe(
-      Effect.tap((total) =>
-        total > 0 ? Effect.logInfo("Pruned events past their retention").pipe(Effect.annotateLogs({ total })) : Effect.void
-      ),
-      Effect.catchAllCause((cause) => Effect.logWarning("Pruning events failed; trying again later", cause))
-    )
-
-    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.interval)))
+    yield* pruneEvery(config.interval, "events", prune)
     return { prune } as const
   })
 }) {}

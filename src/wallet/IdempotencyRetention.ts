@@ -2,9 +2,9 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import { LedgerRepository } from "../ledger/LedgerRepository.ts"
 import { idempotencyRecordsPruned } from "../observability/Metrics.ts"
+import { pruneEvery, pruneOlderThan } from "./RetentionRounds.ts"
 
 export const RetentionConfig = Config.all({
   // Shorter than an hour would let a client's ordinary retries outlive the key they retry with.
@@ -41,30 +41,13 @@ export class IdempotencyRetention extends Effect.Service<IdempotencyRetention>()
     const config = yield* RetentionConfig
     const repository = yield* LedgerRepository
 
-    const pruneBatch = (cutoff: Date) =>
-      repository.pruneIdempotencyRecords(cutoff, PruneBatchSize).pipe(
-        Effect.tap((deleted) => Metric.incrementBy(idempotencyRecordsPruned, deleted))
-      )
-
     /** Deletes every record older than the retention; returns how many. */
-    const prune = Effect.gen(function*() {
-      const cutoff = new Date(Date.now() - Duration.toMillis(config.retention))
-      let total = 0
-      while (true) {
-        const deleted = yield* pruneBatch(cutoff)
-        total += deleted
-        if (deleted < PruneBatchSize) return total
-      }
-    })
+    const prune = pruneOlderThan(config.retention, PruneBatchSize, (cutoff, limit) =>
+      repository.pruneIdempotencyRecords(cutoff, limit).pipe(
+        Effect.tap((deleted) => Metric.incrementBy(idempotencyRecordsPruned, deleted))
+      ))
 
-    const round = prune.pipe(
-      Effect.tap((total) =>
-        total > 0 ? Effect.logInfo("Pruned idempotency records past their retention").pipe(Effect.annotateLogs({ total })) : Effect.void
-      ),
-      Effect.catchAllCause((cause) => Effect.logWarning("Pruning idempotency records failed; trying again later", cause))
-    )
-
-    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(config.interval)))
+    yield* pruneEvery(config.interval, "idempotency records", prune)
     return { prune } as const
   })
 }) {}
